@@ -15,6 +15,12 @@ inline bool Is(std::string_view k, const char (&lit)[N]) {
   return std::memcmp(k.data(), lit, N - 1) == 0;
 }
 
+// Length and bytes, the length taken from the literal.
+template <size_t N>
+inline bool Eq(std::string_view k, const char (&lit)[N]) {
+  return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
+}
+
 class SpanScanner {
  public:
   explicit SpanScanner(MsgpackCursor& c) : c_(c) {}
@@ -118,24 +124,20 @@ class SpanScanner {
       std::string_view k, v;
       if (!c_.ReadStrOrBin(&k)) return c_.Context("meta key");
       if (!c_.ReadStrOrBin(&v)) return c_.Context("meta value");
-      switch (k.size()) {
-        case 8:
-          if (Is(k, "_dd.p.dm")) s->has_dm = true, s->dm = v;
-          break;
-        case 9:
-          if (Is(k, "_dd.p.tid")) s->has_tid = true, s->tid = v;
-          break;
-        case 10:
-          if (Is(k, "error.type")) s->has_error_type = true, s->error_type = v;
-          break;
-        case 20:
-          if (Is(k, "_dd.llmobs.submitted")) {
-            s->has_llmobs_submitted = true;
-            s->llmobs_submitted = v;
-          }
-          break;
-        default:
-          break;
+      // Keys of interest are rare: one length test rejects almost every key.
+      if (k.size() < 8 || k.size() > 20) continue;
+      if (Eq(k, "_dd.p.dm")) {
+        s->has_dm = true;
+        s->dm = v;
+      } else if (Eq(k, "_dd.p.tid")) {
+        s->has_tid = true;
+        s->tid = v;
+      } else if (Eq(k, "error.type")) {
+        s->has_error_type = true;
+        s->error_type = v;
+      } else if (Eq(k, "_dd.llmobs.submitted")) {
+        s->has_llmobs_submitted = true;
+        s->llmobs_submitted = v;
       }
     }
     s->meta.end = static_cast<uint32_t>(c_.offset());
@@ -152,10 +154,10 @@ class SpanScanner {
       double v;
       if (!c_.ReadStrOrBin(&k)) return c_.Context("metrics key");
       if (!c_.ReadFloat64Tolerant(&v)) return c_.Context("metrics value");
-      if (k.size() == 21 && Is(k, "_sampling_priority_v1")) {
+      if (Eq(k, "_sampling_priority_v1")) {
         s->has_priority = true;
         s->priority = v;
-      } else if (k.size() == 28 && Is(k, "_dd.span_sampling.mechanism")) {
+      } else if (Eq(k, "_dd.span_sampling.mechanism")) {
         s->has_span_sampling = true;
         s->span_sampling_mechanism = v;
       }
@@ -175,7 +177,7 @@ class SpanScanner {
       std::string_view k, v;
       if (!c_.ReadStr(&k)) return c_.Context("meta_struct key");
       if (!c_.ReadBin(&v)) return c_.Context("meta_struct value");
-      if (k.size() == 7 && Is(k, "_llmobs")) {
+      if (Eq(k, "_llmobs")) {
         s->has_llmobs = true;
         s->llmobs = v;
       }

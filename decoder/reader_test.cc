@@ -28,7 +28,8 @@ TestSpan LlmSpan() {
   s.error = 1;
   s.meta = {{"env", "prod"}, {"error.type", "openai.RateLimitError"}, {"_dd.p.dm", "-4"},
             {"_dd.p.tid", "6aa99a6000000000"}};
-  s.metrics = {{"_sampling_priority_v1", 0}, {"_dd.agent_psr", 0.25}};
+  s.metrics = {{"_sampling_priority_v1", 0}, {"_dd.agent_psr", 0.25},
+               {"_dd.span_sampling.mechanism", 8}};
   s.meta_struct = {{"other", "\x80"}, {"_llmobs", EncodeLlmobsStruct("6aa9", "generate-answer")}};
   return s;
 }
@@ -54,7 +55,7 @@ TEST(PayloadReader, ReadsEveryFieldOfASpan) {
     EXPECT_EQ(s.duration, in.duration);
     EXPECT_EQ(s.error, 1);
     EXPECT_EQ(s.meta.count, 4u);
-    EXPECT_EQ(s.metrics.count, 2u);
+    EXPECT_EQ(s.metrics.count, 3u);
     EXPECT_EQ(s.meta_struct.count, 2u);
     EXPECT_FALSE(s.span_links.present);
     EXPECT_FALSE(s.span_events.present);
@@ -71,6 +72,8 @@ TEST(PayloadReader, PicksUpTheFactsRescueNeeds) {
   const SpanView& s = p.spans[0];
   EXPECT_TRUE(s.has_priority);
   EXPECT_EQ(s.priority, 0);
+  EXPECT_TRUE(s.has_span_sampling);
+  EXPECT_EQ(s.span_sampling_mechanism, 8);
   EXPECT_TRUE(s.has_tid);
   EXPECT_EQ(s.tid, "6aa99a6000000000");
   EXPECT_TRUE(s.has_dm);
@@ -127,6 +130,8 @@ TEST(PayloadReader, IteratorsListMetricsAndMetaStruct) {
   EXPECT_EQ(k, "_sampling_priority_v1");
   ASSERT_TRUE(m.Next(&k, &d));
   EXPECT_EQ(d, 0.25);
+  ASSERT_TRUE(m.Next(&k, &d));
+  EXPECT_EQ(k, "_dd.span_sampling.mechanism");
   MetaStructIterator ms(bytes, p.spans[0].meta_struct);
   std::string_view bin;
   ASSERT_TRUE(ms.Next(&k, &bin));
