@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Counts GoogleTest cases in Bazel's test.xml files and prints 'N passed, N failed'.
 
-Bazel's own summary counts test targets; this counts test cases. A crashed test binary leaves
-Bazel's own XML with errors="1" and no cases: it counts as one failure.
+Arguments are LABEL=DIR pairs (one per Bazel config). A line per config is printed, then the
+total as the last line. Bazel's own summary counts test targets; this counts test cases. A crashed
+test binary leaves Bazel's own XML with errors="1" and no cases: it counts as one failure.
 """
 import glob
 import os
@@ -10,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 
-def main(root: str) -> int:
+def count(root):
     passed = failed = skipped = 0
     for path in glob.glob(os.path.join(root, "**", "test.xml"), recursive=True):
         try:
@@ -30,12 +31,26 @@ def main(root: str) -> int:
                 passed += 1
             else:
                 skipped += 1
-    line = f"{passed} passed, {failed} failed"
-    if skipped:
-        line += f", {skipped} skipped"
-    print(line)
+    return passed, failed, skipped
+
+
+def line(passed, failed, skipped):
+    text = f"{passed} passed, {failed} failed"
+    return text + (f", {skipped} skipped" if skipped else "")
+
+
+def main(args):
+    if not args:
+        args = ["default=bazel-testlogs"]
+    total = [0, 0, 0]
+    for arg in args:
+        label, _, root = arg.rpartition("=")
+        result = count(root)
+        total = [a + b for a, b in zip(total, result)]
+        print(f"{label or root}: {line(*result)}")
+    print(line(*total))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bazel-testlogs"))
+    sys.exit(main(sys.argv[1:]))

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Sets up the machine (scripts/setup.sh), runs the whole test suite with Bazel, and prints the
-# per-test-case summary "N passed, N failed" counted from GoogleTest's XML results.
-# Extra arguments go to `bazel test` (e.g. --config=asan).
+# Sets up the machine (scripts/setup.sh) and runs the whole test suite with Bazel three times:
+# plain, under AddressSanitizer (+LeakSanitizer) and under UndefinedBehaviorSanitizer. Ends with
+# the per-test-case total "N passed, N failed" counted from GoogleTest's XML results.
+#   LLMOBS_EDGE_TEST_CONFIGS="default asan ubsan"  which configs to run (default: all three)
+#   extra arguments go to every `bazel test` (e.g. --test_filter=...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
-# Only results of this run count: drop stale XML left by earlier runs.
-if [[ -e bazel-testlogs ]]; then
-  find -L bazel-testlogs -name test.xml -delete 2>/dev/null || true
-fi
-
+read -r -a configs <<<"${LLMOBS_EDGE_TEST_CONFIGS:-default asan ubsan}"
 rc=0
-bazel test //... "$@" || rc=$?
+dirs=()
+for cfg in "${configs[@]}"; do
+  flags=()
+  suffix=""
+  if [[ "$cfg" != "default" ]]; then
+    flags=(--config="$cfg")
+    suffix="$cfg"
+  fi
+  dir="bazel-out/k8-fastbuild${suffix}/testlogs"
+  # Only results of this run count: drop XML left by earlier runs (cached results come back).
+  if [[ -d "$dir" ]]; then find "$dir" -name test.xml -delete; fi
+  echo "=== bazel test //... (${cfg})"
+  bazel test //... "${flags[@]}" "$@" || rc=$?
+  dirs+=("${cfg}=${dir}")
+done
 
-python3 scripts/count_tests.py bazel-testlogs
+python3 scripts/count_tests.py "${dirs[@]}"
 exit "$rc"
