@@ -81,7 +81,7 @@ class MsgpackCursor {
   static int ContainerHeaderSize(uint8_t tag);
 
   // str8/16/32, fixstr, bin8/16/32 or nil ("" for nil): the Agent's string tolerance.
-  inline bool ReadStrOrBin(std::string_view* s);
+  [[gnu::always_inline]] inline bool ReadStrOrBin(std::string_view* s);
   // Strict forms.
   bool ReadStr(std::string_view* s);
   bool ReadBin(std::string_view* s);
@@ -131,7 +131,7 @@ class MsgpackCursor {
   int found_tag_ = -1;
 };
 
-inline bool MsgpackCursor::ReadStrOrBin(std::string_view* s) {
+[[gnu::always_inline]] inline bool MsgpackCursor::ReadStrOrBin(std::string_view* s) {
   if (p_ >= end_) return Fail("unexpected end of data, expected a string");
   const uint8_t t = *p_;
   if ((t & 0xe0) == 0xa0) return StringBody(1, t & 0x1f, s);

@@ -62,6 +62,12 @@ struct SpanView {
 
   // Maps and arrays (the last occurrence of a duplicated key, as in the Agent).
   ValueRange meta, metrics, meta_struct, span_links, span_events;
+  // Where the (last) "meta" / "meta_struct" key starts, and how often each key occurs, so the
+  // splicer can copy everything around them verbatim without re-parsing the span.
+  uint32_t meta_key = 0;
+  uint32_t meta_struct_key = 0;
+  uint8_t meta_keys = 0;
+  uint8_t meta_struct_keys = 0;
 
   // Facts the reader picks up while it walks meta / metrics / meta_struct anyway, so no caller
   // needs a second pass. `has_*` tells presence; values are views into the payload.

@@ -33,20 +33,25 @@ class SpanScanner {
     if (!c_.ReadMapHeader(&n)) return c_.Context("span");
     s->entry_count = n;
     for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t key_at = static_cast<uint32_t>(c_.offset());
       std::string_view k;
       if (!c_.ReadKey(&k)) return c_.Context("span key");
-      if (!ReadField(k, s)) return false;
+      if (!ReadField(k, key_at, s)) return false;
     }
     s->end = static_cast<uint32_t>(c_.offset());
     return true;
   }
 
  private:
-  bool ReadField(std::string_view k, SpanView* s) {
+  bool ReadField(std::string_view k, uint32_t key_at, SpanView* s) {
     switch (k.size()) {
       case 4:
         if (Is(k, "name")) return Str(&s->name, s, kFieldName, "name");
-        if (Is(k, "meta")) return ReadMeta(s);
+        if (Is(k, "meta")) {
+          s->meta_key = key_at;
+          if (s->meta_keys < 255) ++s->meta_keys;
+          return ReadMeta(s);
+        }
         if (Is(k, "type")) return Str(&s->type, s, kFieldType, "type");
         break;
       case 5:
@@ -79,7 +84,11 @@ class SpanScanner {
         if (Is(k, "span_links")) return ReadSpanLinks(s);
         break;
       case 11:
-        if (Is(k, "meta_struct")) return ReadMetaStruct(s);
+        if (Is(k, "meta_struct")) {
+          s->meta_struct_key = key_at;
+          if (s->meta_struct_keys < 255) ++s->meta_struct_keys;
+          return ReadMetaStruct(s);
+        }
         if (Is(k, "span_events")) return ReadSpanEvents(s);
         break;
       default:

@@ -68,6 +68,132 @@ void Splicer::EncodeSpan(const Payload& payload, const SpanView& span, const Spa
     }
   }
 
+  if (!force_general_ && span.meta_keys <= 1 && span.meta_struct_keys <= 1) {
+    EncodeSpanFast(bytes, span, out);
+  } else {
+    EncodeSpanGeneral(bytes, span, out);
+  }
+}
+
+namespace {
+
+void AppendRanges(std::string_view bytes, const std::vector<std::pair<uint32_t, uint32_t>>& r,
+                  std::string* out) {
+  for (const auto& [from, to] : r) out->append(bytes.data() + from, to - from);
+}
+
+void AddRange(std::vector<std::pair<uint32_t, uint32_t>>* ranges, size_t from, size_t to) {
+  if (!ranges->empty() && ranges->back().second == from) {
+    ranges->back().second = static_cast<uint32_t>(to);
+  } else {
+    ranges->emplace_back(static_cast<uint32_t>(from), static_cast<uint32_t>(to));
+  }
+}
+
+}  // namespace
+
+uint32_t Splicer::KeptMetaPairs(std::string_view bytes, const ValueRange& map) {
+  kept_.clear();
+  if (!map.present) return 0;
+  MsgpackCursor c(bytes.substr(0, map.end), map.begin);
+  uint32_t n = 0, kept = 0;
+  c.ReadMapHeader(&n);
+  for (uint32_t j = 0; j < n; ++j) {
+    const size_t pair_begin = c.offset();
+    std::string_view k, v;
+    c.ReadStrOrBin(&k);
+    c.ReadStrOrBin(&v);
+    bool replaced = false;
+    for (const auto& kv : set_) replaced |= kv.first == k;
+    if (replaced) continue;
+    AddRange(&kept_, pair_begin, c.offset());
+    ++kept;
+  }
+  return kept;
+}
+
+uint32_t Splicer::KeptMetaStructPairs(std::string_view bytes, const ValueRange& map) {
+  kept_struct_.clear();
+  MsgpackCursor c(bytes.substr(0, map.end), map.begin);
+  uint32_t n = 0, kept = 0;
+  c.ReadMapHeader(&n);
+  for (uint32_t j = 0; j < n; ++j) {
+    const size_t pair_begin = c.offset();
+    std::string_view k, v;
+    c.ReadStr(&k);
+    c.ReadBin(&v);
+    if (Contains(removed_, k)) continue;
+    AddRange(&kept_struct_, pair_begin, c.offset());
+    ++kept;
+  }
+  return kept;
+}
+
+void Splicer::EncodeSpanFast(std::string_view bytes, const SpanView& span, std::string* out) {
+  const bool rewrite_meta = !set_.empty() && span.meta_keys == 1;
+  const bool add_meta = !set_.empty() && span.meta_keys == 0;
+  const bool rewrite_struct = !removed_.empty() && span.meta_struct_keys == 1;
+
+  const uint32_t meta_kept = rewrite_meta ? KeptMetaPairs(bytes, span.meta) : 0;
+  const uint32_t struct_kept = rewrite_struct ? KeptMetaStructPairs(bytes, span.meta_struct) : 0;
+  const bool drop_struct = rewrite_struct && struct_kept == 0;
+
+  const uint32_t pairs = span.entry_count + (add_meta ? 1 : 0) - (drop_struct ? 1 : 0);
+  AppendMapHeader(out, pairs, span.header_size);
+
+  // Up to two regions of the span body are rewritten; everything else is copied verbatim.
+  struct Region {
+    uint32_t key;    // where the key starts
+    uint32_t value;  // where the value starts
+    uint32_t end;    // where the value ends
+    bool is_meta;
+  };
+  Region regions[2];
+  int count = 0;
+  if (rewrite_meta) regions[count++] = {span.meta_key, span.meta.begin, span.meta.end, true};
+  if (rewrite_struct) {
+    regions[count++] = {span.meta_struct_key, span.meta_struct.begin, span.meta_struct.end, false};
+  }
+  if (count == 2 && regions[1].key < regions[0].key) std::swap(regions[0], regions[1]);
+
+  size_t pos = span.begin + span.header_size;
+  for (int i = 0; i < count; ++i) {
+    const Region& r = regions[i];
+    out->append(bytes.data() + pos, r.key - pos);
+    pos = r.end;
+    if (r.is_meta) {
+      out->append(bytes.data() + r.key, r.value - r.key);
+      const int width = span.meta.present
+                            ? MsgpackCursor::ContainerHeaderSize(
+                                  static_cast<uint8_t>(bytes[span.meta.begin]))
+                            : 1;
+      AppendMapHeader(out, meta_kept + static_cast<uint32_t>(set_.size()), width);
+      AppendRanges(bytes, kept_, out);
+      for (const auto& kv : set_) {
+        AppendStr(out, kv.first);
+        AppendStr(out, kv.second);
+      }
+    } else if (!drop_struct) {
+      out->append(bytes.data() + r.key, r.value - r.key);
+      AppendMapHeader(out, struct_kept,
+                      MsgpackCursor::ContainerHeaderSize(
+                          static_cast<uint8_t>(bytes[span.meta_struct.begin])));
+      AppendRanges(bytes, kept_struct_, out);
+    }
+  }
+  out->append(bytes.data() + pos, span.end - pos);
+
+  if (add_meta) {
+    AppendStr(out, "meta");
+    AppendMapHeader(out, static_cast<uint32_t>(set_.size()));
+    for (const auto& kv : set_) {
+      AppendStr(out, kv.first);
+      AppendStr(out, kv.second);
+    }
+  }
+}
+
+void Splicer::EncodeSpanGeneral(std::string_view bytes, const SpanView& span, std::string* out) {
   // The span was validated by the reader, so these reads cannot fail.
   MsgpackCursor c(bytes.substr(0, span.end), span.begin);
   uint32_t n = 0;

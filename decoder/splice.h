@@ -53,15 +53,29 @@ class Splicer {
   // span. Map headers keep their original width unless the new count needs a wider one.
   absl::Status Splice(const Payload& payload, const EditList& edits, std::string* out);
 
+  // Tests: always take the general (pair-by-pair) path, to check both paths agree byte for byte.
+  void ForceGeneralPathForTesting(bool force) { force_general_ = force; }
+
  private:
   void EncodeSpan(const Payload& payload, const SpanView& span, const SpanEdit* begin,
                   const SpanEdit* end, std::string* out);
+  // The common case (each of meta / meta_struct present at most once): copies everything around
+  // the two maps verbatim from the reader's offsets and writes straight into `out`.
+  void EncodeSpanFast(std::string_view bytes, const SpanView& span, std::string* out);
+  // The general case (duplicated keys): walks the span pair by pair.
+  void EncodeSpanGeneral(std::string_view bytes, const SpanView& span, std::string* out);
+  // Byte ranges of the pairs of a meta (or meta_struct) map that survive the edits, with
+  // adjacent ranges merged; returns the number of pairs kept.
+  uint32_t KeptMetaPairs(std::string_view bytes, const ValueRange& map);
+  uint32_t KeptMetaStructPairs(std::string_view bytes, const ValueRange& map);
 
   std::vector<SpanEdit> sorted_;
   std::vector<std::pair<std::string_view, std::string_view>> set_;  // last-wins SetMeta pairs
   std::vector<std::string_view> removed_;                           // meta_struct keys to drop
   std::vector<std::pair<uint32_t, uint32_t>> kept_;                 // byte ranges of kept pairs
+  std::vector<std::pair<uint32_t, uint32_t>> kept_struct_;          // ... of meta_struct
   std::string body_;
+  bool force_general_ = false;
 };
 
 }  // namespace llmobs_edge::decoder

@@ -266,6 +266,12 @@ TEST(Splicer, RandomPayloadsAndEditsRoundTrip) {
       if (rng() % 2) edits.SetMeta(i, "key7", "w");  // replaces an existing key if present
     }
     ASSERT_TRUE(splicer.Splice(p, edits, &out).ok());
+    // The fast path (from the reader's offsets) and the general path (pair by pair) agree.
+    std::string general;
+    Splicer slow;
+    slow.ForceGeneralPathForTesting(true);
+    ASSERT_TRUE(slow.Splice(p, edits, &general).ok());
+    ASSERT_EQ(out, general);
     ASSERT_TRUE(reader.Read(out, &q).ok());
     ASSERT_EQ(q.spans.size(), p.spans.size());
     ASSERT_EQ(q.chunks.size(), p.chunks.size());
