@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Counts GoogleTest cases in Bazel's test.xml files and prints 'N passed, N failed'.
 
-Arguments are LABEL=DIR pairs (one per Bazel config). A line per config is printed, then the
-total as the last line. Bazel's own summary counts test targets; this counts test cases. A crashed
+Arguments are LABEL=DIR pairs (one per Bazel config), optionally preceded by --targets FILE (the
+output of `bazel query 'tests(//...)'`): then only those targets' results are read, and a target
+without a result counts as a failure. A line per config is printed, then the total as the last
+line. Bazel's own summary counts test targets; this counts test cases. A crashed
 test binary leaves Bazel's own XML with errors="1" and no cases: it counts as one failure.
 """
 import glob
@@ -11,9 +13,24 @@ import sys
 import xml.etree.ElementTree as ET
 
 
-def count(root):
-    passed = failed = skipped = 0
-    for path in glob.glob(os.path.join(root, "**", "test.xml"), recursive=True):
+def xml_paths(root, targets):
+    if targets is None:
+        return glob.glob(os.path.join(root, "**", "test.xml"), recursive=True), 0
+    paths, missing = [], 0
+    for label in targets:
+        package, _, name = label.lstrip("/").partition(":")
+        path = os.path.join(root, package, name, "test.xml")
+        if os.path.exists(path):
+            paths.append(path)
+        else:
+            missing += 1
+    return paths, missing
+
+
+def count(root, targets):
+    paths, missing = xml_paths(root, targets)
+    passed, failed, skipped = 0, missing, 0
+    for path in paths:
         try:
             doc = ET.parse(path).getroot()
         except ET.ParseError:
@@ -40,12 +57,17 @@ def line(passed, failed, skipped):
 
 
 def main(args):
+    targets = None
+    if args[:1] == ["--targets"]:
+        with open(args[1]) as f:
+            targets = [line.strip() for line in f if line.strip().startswith("//")]
+        args = args[2:]
     if not args:
         args = ["default=bazel-testlogs"]
     total = [0, 0, 0]
     for arg in args:
         label, _, root = arg.rpartition("=")
-        result = count(root)
+        result = count(root, targets)
         total = [a + b for a, b in zip(total, result)]
         print(f"{label or root}: {line(*result)}")
     print(line(*total))
