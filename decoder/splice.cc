@@ -92,41 +92,62 @@ void AddRange(std::vector<std::pair<uint32_t, uint32_t>>* ranges, size_t from, s
 
 }  // namespace
 
-uint32_t Splicer::KeptMetaPairs(std::string_view bytes, const ValueRange& map) {
-  kept_.clear();
+uint32_t Splicer::KeptPairs(std::string_view bytes, const ValueRange& map, bool is_meta,
+                           std::vector<std::pair<uint32_t, uint32_t>>* kept) {
+  kept->clear();
   if (!map.present) return 0;
+  // The reader validated the map: meta holds str/bin/nil strings, meta_struct str keys and bin
+  // values, all of which ReadStrOrBin reads.
   MsgpackCursor c(bytes.substr(0, map.end), map.begin);
-  uint32_t n = 0, kept = 0;
+  uint32_t n = 0, count = 0;
   c.ReadMapHeader(&n);
   for (uint32_t j = 0; j < n; ++j) {
     const size_t pair_begin = c.offset();
     std::string_view k, v;
     c.ReadStrOrBin(&k);
     c.ReadStrOrBin(&v);
-    bool replaced = false;
-    for (const auto& kv : set_) replaced |= kv.first == k;
-    if (replaced) continue;
-    AddRange(&kept_, pair_begin, c.offset());
-    ++kept;
+    bool drop = false;
+    if (is_meta) {
+      for (const auto& kv : set_) drop |= kv.first == k;
+    } else {
+      drop = Contains(removed_, k);
+    }
+    if (drop) continue;
+    AddRange(kept, pair_begin, c.offset());
+    ++count;
   }
-  return kept;
+  return count;
 }
 
-uint32_t Splicer::KeptMetaStructPairs(std::string_view bytes, const ValueRange& map) {
-  kept_struct_.clear();
-  MsgpackCursor c(bytes.substr(0, map.end), map.begin);
-  uint32_t n = 0, kept = 0;
-  c.ReadMapHeader(&n);
-  for (uint32_t j = 0; j < n; ++j) {
-    const size_t pair_begin = c.offset();
-    std::string_view k, v;
-    c.ReadStr(&k);
-    c.ReadBin(&v);
-    if (Contains(removed_, k)) continue;
-    AddRange(&kept_struct_, pair_begin, c.offset());
-    ++kept;
+void Splicer::AppendMeta(std::string_view bytes, const ValueRange& map, uint32_t kept,
+                         bool with_new_pairs, std::string* out) const {
+  const int width = map.present ? MsgpackCursor::ContainerHeaderSize(
+                                      static_cast<uint8_t>(bytes[map.begin]))
+                                : 1;
+  AppendMapHeader(out, kept + (with_new_pairs ? static_cast<uint32_t>(set_.size()) : 0), width);
+  AppendRanges(bytes, kept_, out);
+  if (!with_new_pairs) return;
+  for (const auto& kv : set_) {
+    AppendStr(out, kv.first);
+    AppendStr(out, kv.second);
   }
-  return kept;
+}
+
+
+void Splicer::AppendMetaStruct(std::string_view bytes, const ValueRange& map, uint32_t kept,
+                               std::string* out) const {
+  AppendMapHeader(out, kept,
+                  MsgpackCursor::ContainerHeaderSize(static_cast<uint8_t>(bytes[map.begin])));
+  AppendRanges(bytes, kept_struct_, out);
+}
+
+void Splicer::AppendNewMeta(std::string* out) const {
+  AppendStr(out, "meta");
+  AppendMapHeader(out, static_cast<uint32_t>(set_.size()));
+  for (const auto& kv : set_) {
+    AppendStr(out, kv.first);
+    AppendStr(out, kv.second);
+  }
 }
 
 void Splicer::EncodeSpanFast(std::string_view bytes, const SpanView& span, std::string* out) {
@@ -134,8 +155,9 @@ void Splicer::EncodeSpanFast(std::string_view bytes, const SpanView& span, std::
   const bool add_meta = !set_.empty() && span.meta_keys == 0;
   const bool rewrite_struct = !removed_.empty() && span.meta_struct_keys == 1;
 
-  const uint32_t meta_kept = rewrite_meta ? KeptMetaPairs(bytes, span.meta) : 0;
-  const uint32_t struct_kept = rewrite_struct ? KeptMetaStructPairs(bytes, span.meta_struct) : 0;
+  const uint32_t meta_kept = rewrite_meta ? KeptPairs(bytes, span.meta, true, &kept_) : 0;
+  const uint32_t struct_kept =
+      rewrite_struct ? KeptPairs(bytes, span.meta_struct, false, &kept_struct_) : 0;
   const bool drop_struct = rewrite_struct && struct_kept == 0;
 
   const uint32_t pairs = span.entry_count + (add_meta ? 1 : 0) - (drop_struct ? 1 : 0);
@@ -145,52 +167,32 @@ void Splicer::EncodeSpanFast(std::string_view bytes, const SpanView& span, std::
   struct Region {
     uint32_t key;    // where the key starts
     uint32_t value;  // where the value starts
-    uint32_t end;    // where the value ends
     bool is_meta;
   };
   Region regions[2];
   int count = 0;
-  if (rewrite_meta) regions[count++] = {span.meta_key, span.meta.begin, span.meta.end, true};
-  if (rewrite_struct) {
-    regions[count++] = {span.meta_struct_key, span.meta_struct.begin, span.meta_struct.end, false};
-  }
+  if (rewrite_meta) regions[count++] = {span.meta_key, span.meta.begin, true};
+  if (rewrite_struct) regions[count++] = {span.meta_struct_key, span.meta_struct.begin, false};
   if (count == 2 && regions[1].key < regions[0].key) std::swap(regions[0], regions[1]);
 
   size_t pos = span.begin + span.header_size;
   for (int i = 0; i < count; ++i) {
     const Region& r = regions[i];
     out->append(bytes.data() + pos, r.key - pos);
-    pos = r.end;
     if (r.is_meta) {
       out->append(bytes.data() + r.key, r.value - r.key);
-      const int width = span.meta.present
-                            ? MsgpackCursor::ContainerHeaderSize(
-                                  static_cast<uint8_t>(bytes[span.meta.begin]))
-                            : 1;
-      AppendMapHeader(out, meta_kept + static_cast<uint32_t>(set_.size()), width);
-      AppendRanges(bytes, kept_, out);
-      for (const auto& kv : set_) {
-        AppendStr(out, kv.first);
-        AppendStr(out, kv.second);
+      AppendMeta(bytes, span.meta, meta_kept, /*with_new_pairs=*/true, out);
+      pos = span.meta.end;
+    } else {
+      if (!drop_struct) {
+        out->append(bytes.data() + r.key, r.value - r.key);
+        AppendMetaStruct(bytes, span.meta_struct, struct_kept, out);
       }
-    } else if (!drop_struct) {
-      out->append(bytes.data() + r.key, r.value - r.key);
-      AppendMapHeader(out, struct_kept,
-                      MsgpackCursor::ContainerHeaderSize(
-                          static_cast<uint8_t>(bytes[span.meta_struct.begin])));
-      AppendRanges(bytes, kept_struct_, out);
+      pos = span.meta_struct.end;
     }
   }
   out->append(bytes.data() + pos, span.end - pos);
-
-  if (add_meta) {
-    AppendStr(out, "meta");
-    AppendMapHeader(out, static_cast<uint32_t>(set_.size()));
-    for (const auto& kv : set_) {
-      AppendStr(out, kv.first);
-      AppendStr(out, kv.second);
-    }
-  }
+  if (add_meta) AppendNewMeta(out);
 }
 
 void Splicer::EncodeSpanGeneral(std::string_view bytes, const SpanView& span, std::string* out) {
@@ -198,18 +200,6 @@ void Splicer::EncodeSpanGeneral(std::string_view bytes, const SpanView& span, st
   MsgpackCursor c(bytes.substr(0, span.end), span.begin);
   uint32_t n = 0;
   c.ReadMapHeader(&n);
-
-  uint32_t meta_struct_keys = 0;
-  if (!removed_.empty()) {
-    MsgpackCursor scan = c;
-    for (uint32_t i = 0; i < n; ++i) {
-      std::string_view k;
-      scan.ReadKey(&k);
-      if (k == "meta_struct") ++meta_struct_keys;
-      scan.Skip();
-    }
-  }
-
   body_.clear();
   uint32_t pairs = 0;
   for (uint32_t i = 0; i < n; ++i) {
@@ -217,81 +207,33 @@ void Splicer::EncodeSpanGeneral(std::string_view bytes, const SpanView& span, st
     std::string_view k;
     c.ReadKey(&k);
     const size_t value_begin = c.offset();
+    c.Skip();
+    ValueRange value;
+    value.begin = static_cast<uint32_t>(value_begin);
+    value.end = static_cast<uint32_t>(c.offset());
+    value.present = static_cast<uint8_t>(bytes[value_begin]) != 0xc0;
     const std::string_view key_bytes = bytes.substr(key_begin, value_begin - key_begin);
 
     if (!set_.empty() && k == "meta") {
-      const bool effective = value_begin == span.meta.begin;
-      kept_.clear();
-      uint8_t tag = 0;
-      c.PeekTag(&tag);
-      int width = 1;
-      if (!c.TryReadNil()) {
-        width = MsgpackCursor::ContainerHeaderSize(tag);
-        uint32_t m = 0;
-        c.ReadMapHeader(&m);
-        for (uint32_t j = 0; j < m; ++j) {
-          const size_t pair_begin = c.offset();
-          std::string_view mk, mv;
-          c.ReadStrOrBin(&mk);
-          c.ReadStrOrBin(&mv);
-          bool replaced = false;
-          for (const auto& kv : set_) replaced |= kv.first == mk;
-          if (!replaced) kept_.emplace_back(pair_begin, c.offset());
-        }
-      }
-      const uint32_t count =
-          static_cast<uint32_t>(kept_.size() + (effective ? set_.size() : 0));
+      // Every meta map loses the keys being set; the effective (last) one gets the new pairs.
+      const uint32_t kept = KeptPairs(bytes, value, true, &kept_);
       body_.append(key_bytes.data(), key_bytes.size());
-      AppendMapHeader(&body_, count, width);
-      for (const auto& r : kept_) body_.append(bytes.data() + r.first, r.second - r.first);
-      if (effective) {
-        for (const auto& kv : set_) {
-          AppendStr(&body_, kv.first);
-          AppendStr(&body_, kv.second);
-        }
-      }
-      ++pairs;
-      continue;
-    }
-
-    if (!removed_.empty() && k == "meta_struct") {
-      kept_.clear();
-      uint8_t tag = 0;
-      c.PeekTag(&tag);
-      const int width = MsgpackCursor::ContainerHeaderSize(tag);
-      uint32_t m = 0;
-      c.ReadMapHeader(&m);
-      for (uint32_t j = 0; j < m; ++j) {
-        const size_t pair_begin = c.offset();
-        std::string_view mk, mv;
-        c.ReadStr(&mk);
-        c.ReadBin(&mv);
-        if (!Contains(removed_, mk)) kept_.emplace_back(pair_begin, c.offset());
-      }
+      AppendMeta(bytes, value, kept, value.begin == span.meta.begin, &body_);
+    } else if (!removed_.empty() && k == "meta_struct") {
+      const uint32_t kept = KeptPairs(bytes, value, false, &kept_struct_);
       // An emptied meta_struct is dropped, unless another meta_struct key would then take effect.
-      if (kept_.empty() && meta_struct_keys == 1) continue;
+      if (kept == 0 && span.meta_struct_keys == 1) continue;
       body_.append(key_bytes.data(), key_bytes.size());
-      AppendMapHeader(&body_, static_cast<uint32_t>(kept_.size()), width);
-      for (const auto& r : kept_) body_.append(bytes.data() + r.first, r.second - r.first);
-      ++pairs;
-      continue;
+      AppendMetaStruct(bytes, value, kept, &body_);
+    } else {
+      body_.append(bytes.data() + key_begin, value.end - key_begin);
     }
-
-    c.Skip();
-    body_.append(bytes.data() + key_begin, c.offset() - key_begin);
     ++pairs;
   }
-
   if (!set_.empty() && !span.has(kFieldMeta)) {
-    AppendStr(&body_, "meta");
-    AppendMapHeader(&body_, static_cast<uint32_t>(set_.size()));
-    for (const auto& kv : set_) {
-      AppendStr(&body_, kv.first);
-      AppendStr(&body_, kv.second);
-    }
+    AppendNewMeta(&body_);
     ++pairs;
   }
-
   AppendMapHeader(out, pairs, span.header_size);
   out->append(body_);
 }

@@ -64,10 +64,18 @@ class Splicer {
   void EncodeSpanFast(std::string_view bytes, const SpanView& span, std::string* out);
   // The general case (duplicated keys): walks the span pair by pair.
   void EncodeSpanGeneral(std::string_view bytes, const SpanView& span, std::string* out);
-  // Byte ranges of the pairs of a meta (or meta_struct) map that survive the edits, with
-  // adjacent ranges merged; returns the number of pairs kept.
-  uint32_t KeptMetaPairs(std::string_view bytes, const ValueRange& map);
-  uint32_t KeptMetaStructPairs(std::string_view bytes, const ValueRange& map);
+  // Collects in `kept` the byte ranges of the pairs of a meta map (is_meta) or meta_struct map
+  // that survive the edits, adjacent ranges merged; returns the number of pairs kept.
+  uint32_t KeptPairs(std::string_view bytes, const ValueRange& map, bool is_meta,
+                     std::vector<std::pair<uint32_t, uint32_t>>* kept);
+  // Write a re-encoded map value: header (original width, or wider if needed) and kept pairs
+  // (kept_ / kept_struct_), plus the SetMeta pairs when `with_new_pairs`.
+  void AppendMeta(std::string_view bytes, const ValueRange& map, uint32_t kept,
+                  bool with_new_pairs, std::string* out) const;
+  void AppendMetaStruct(std::string_view bytes, const ValueRange& map, uint32_t kept,
+                        std::string* out) const;
+  // A new "meta" key and map holding only the SetMeta pairs, for a span without meta.
+  void AppendNewMeta(std::string* out) const;
 
   std::vector<SpanEdit> sorted_;
   std::vector<std::pair<std::string_view, std::string_view>> set_;  // last-wins SetMeta pairs
