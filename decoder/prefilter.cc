@@ -74,6 +74,25 @@ bool HasAvx2() {
 
 }  // namespace
 
+namespace internal {
+size_t FindBytesScalar(std::string_view h, std::string_view n) {
+  return FindScalar(h.data(), h.size(), n.data(), n.size(), 0);
+}
+#if defined(__x86_64__)
+size_t FindBytesSse2(std::string_view h, std::string_view n) {
+  return FindSse2(h.data(), h.size(), n.data(), n.size());
+}
+size_t FindBytesAvx2(std::string_view h, std::string_view n) {
+  return FindAvx2(h.data(), h.size(), n.data(), n.size());
+}
+bool CpuHasAvx2() { return HasAvx2(); }
+#else
+size_t FindBytesSse2(std::string_view h, std::string_view n) { return FindBytesScalar(h, n); }
+size_t FindBytesAvx2(std::string_view h, std::string_view n) { return FindBytesScalar(h, n); }
+bool CpuHasAvx2() { return false; }
+#endif
+}  // namespace internal
+
 size_t FindBytes(std::string_view haystack, std::string_view needle) {
   const size_t n = haystack.size();
   const size_t k = needle.size();

@@ -1,6 +1,7 @@
 #include "decoder/prefilter.h"
 
 #include <random>
+#include <vector>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -35,6 +36,24 @@ TEST(Prefilter, AgreesWithStdFindOnRandomInput) {
     for (char& ch : h) ch = alphabet[rng() % alphabet.size()];
     for (std::string needle : {"_llmobs", "s", "_l", "obs_l"}) {
       ASSERT_EQ(FindBytes(h, needle), h.find(needle)) << h << " / " << needle;
+    }
+  }
+}
+
+TEST(Prefilter, EveryImplementationAgreesWithStdFind) {
+  using Impl = size_t (*)(std::string_view, std::string_view);
+  std::vector<Impl> impls = {internal::FindBytesScalar, internal::FindBytesSse2};
+  if (internal::CpuHasAvx2()) impls.push_back(internal::FindBytesAvx2);
+  std::mt19937 rng(7);
+  const std::string alphabet = "_lmobs";
+  for (int round = 0; round < 3000; ++round) {
+    // Exact-size copies so ASan sees any read past the end.
+    std::string h(rng() % 200 + 7, ' ');
+    for (char& ch : h) ch = alphabet[rng() % alphabet.size()];
+    for (const std::string needle : {"_llmobs", "_l", "s", "mobs_llmobs"}) {
+      if (needle.size() > h.size()) continue;
+      const size_t expected = h.find(needle);
+      for (Impl impl : impls) ASSERT_EQ(impl(h, needle), expected) << h << " / " << needle;
     }
   }
 }
