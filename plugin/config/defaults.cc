@@ -1,0 +1,24 @@
+#include "plugin/config/config.h"
+
+namespace llmobs_edge::config {
+
+Config DefaultConfig() {
+  Config c;
+  v1::Ingest* ingest = c.mutable_ingest();
+  ingest->set_host("127.0.0.1");
+  ingest->set_port(8136);
+  ingest->set_socket("/var/run/datadog/llmobs-edge.socket");
+  ingest->set_grpc_address("127.0.0.1:8137");
+  ingest->set_max_payload_bytes(25ull * 1024 * 1024);
+  ingest->set_max_connections(2000);
+  ingest->set_request_timeout_ms(5000);
+  c.mutable_agent()->set_url("http://localhost:8126");
+  c.mutable_agent()->set_timeout_ms(10000);
+  c.mutable_telemetry()->set_host("127.0.0.1");
+  c.mutable_telemetry()->set_port(8138);
+  c.mutable_rescue()->set_rescue_without_priority(true);
+  c.mutable_logging()->set_level("info");
+  return c;
+}
+
+}  // namespace llmobs_edge::config

@@ -1,0 +1,116 @@
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "plugin/config/config.h"
+
+namespace llmobs_edge::config {
+namespace {
+
+absl::Status Bad(const char* var, const char* value, const char* expected) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("environment variable ", var, "=\"", value, "\": expected ", expected));
+}
+
+// Each helper applies one variable if it is set.
+class Env {
+ public:
+  explicit Env(const EnvLookup& lookup) : lookup_(lookup) {}
+
+  const char* Get(const char* var) const {
+    const char* v = lookup_(var);
+    return (v != nullptr && *v != '\0') ? v : nullptr;
+  }
+  template <typename Setter>
+  absl::Status String(const char* var, Setter set) const {
+    if (const char* v = Get(var)) set(std::string(v));
+    return absl::OkStatus();
+  }
+  template <typename Setter>
+  absl::Status Uint(const char* var, uint64_t max, Setter set) const {
+    const char* v = Get(var);
+    if (v == nullptr) return absl::OkStatus();
+    uint64_t n;
+    if (!absl::SimpleAtoi(v, &n) || n > max) {
+      return Bad(var, v, absl::StrCat("an integer from 0 to ", max).c_str());
+    }
+    set(n);
+    return absl::OkStatus();
+  }
+  template <typename Setter>
+  absl::Status Bool(const char* var, Setter set) const {
+    const char* v = Get(var);
+    if (v == nullptr) return absl::OkStatus();
+    const std::string s = absl::AsciiStrToLower(v);
+    if (s == "true" || s == "1") {
+      set(true);
+    } else if (s == "false" || s == "0") {
+      set(false);
+    } else {
+      return Bad(var, v, "true, false, 1 or 0");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const EnvLookup& lookup_;
+};
+
+}  // namespace
+
+absl::Status ApplyEnvironment(const EnvLookup& lookup, Config* c) {
+  const Env env(lookup);
+  v1::Ingest* in = c->mutable_ingest();
+  v1::Agent* agent = c->mutable_agent();
+  constexpr uint64_t kPort = 65535;
+  constexpr uint64_t kU32 = UINT32_MAX;
+  absl::Status st;
+#define LLMOBS_EDGE_APPLY(expr) \
+  st = (expr);                  \
+  if (!st.ok()) return st
+  LLMOBS_EDGE_APPLY(env.String("DD_LLMOBS_EDGE_HOST", [&](std::string v) { in->set_host(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_PORT", kPort, [&](uint64_t v) { in->set_port(v); }));
+  LLMOBS_EDGE_APPLY(
+      env.String("DD_LLMOBS_EDGE_SOCKET", [&](std::string v) { in->set_socket(v); }));
+  LLMOBS_EDGE_APPLY(env.String("DD_LLMOBS_EDGE_GRPC_ADDRESS",
+                               [&](std::string v) { in->set_grpc_address(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_MAX_PAYLOAD_BYTES", UINT64_MAX,
+                             [&](uint64_t v) { in->set_max_payload_bytes(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_MAX_CONNECTIONS", kU32,
+                             [&](uint64_t v) { in->set_max_connections(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_REQUEST_TIMEOUT_MS", kU32,
+                             [&](uint64_t v) { in->set_request_timeout_ms(v); }));
+
+  // The Agent: DD_TRACE_AGENT_URL wins; else DD_AGENT_HOST / DD_TRACE_AGENT_PORT, as tracers do.
+  if (const char* url = env.Get("DD_TRACE_AGENT_URL")) {
+    agent->set_url(url);
+  } else if (env.Get("DD_AGENT_HOST") != nullptr || env.Get("DD_TRACE_AGENT_PORT") != nullptr) {
+    std::string host = "localhost";
+    uint64_t port = 8126;
+    if (const char* h = env.Get("DD_AGENT_HOST")) host = h;
+    LLMOBS_EDGE_APPLY(env.Uint("DD_TRACE_AGENT_PORT", kPort, [&](uint64_t v) { port = v; }));
+    // An IPv6 literal needs brackets in a URL.
+    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+    agent->set_url(absl::StrCat("http://", host, ":", port));
+  }
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_AGENT_TIMEOUT_MS", kU32,
+                             [&](uint64_t v) { agent->set_timeout_ms(v); }));
+
+  v1::Telemetry* tel = c->mutable_telemetry();
+  LLMOBS_EDGE_APPLY(
+      env.String("DD_LLMOBS_EDGE_TELEMETRY_HOST", [&](std::string v) { tel->set_host(v); }));
+  LLMOBS_EDGE_APPLY(
+      env.Uint("DD_LLMOBS_EDGE_TELEMETRY_PORT", kPort, [&](uint64_t v) { tel->set_port(v); }));
+  LLMOBS_EDGE_APPLY(env.Bool("DD_LLMOBS_EDGE_RESCUE_WITHOUT_PRIORITY", [&](bool v) {
+    c->mutable_rescue()->set_rescue_without_priority(v);
+  }));
+  LLMOBS_EDGE_APPLY(env.String("DD_LOG_LEVEL", [&](std::string v) {
+    c->mutable_logging()->set_level(absl::AsciiStrToLower(v));
+  }));
+#undef LLMOBS_EDGE_APPLY
+  return absl::OkStatus();
+}
+
+}  // namespace llmobs_edge::config
