@@ -121,7 +121,6 @@ class MsgpackCursor {
     return true;
   }
 
-  friend class MsgpackCursorTestPeer;
   const uint8_t* base_;
   const uint8_t* p_;
   const uint8_t* end_;

@@ -11,59 +11,49 @@
 
 namespace llmobs_edge::decoder {
 
-class StringMapIterator {
- public:
-  StringMapIterator(std::string_view payload, const ValueRange& map)
+// The shared part: a cursor positioned after the map's header and the number of pairs left.
+class MapPairs {
+ protected:
+  MapPairs(std::string_view payload, const ValueRange& map)
       : cursor_(payload.substr(0, map.end), map.begin) {
     uint32_t n = 0;
     if (map.present && cursor_.ReadMapHeader(&n)) left_ = n;
   }
-  // Next pair; false at the end (or on malformed bytes, which a validated range never has).
+  // Consumes one pair's turn; false when none is left.
+  bool Take() {
+    if (left_ == 0) return false;
+    --left_;
+    return true;
+  }
+  MsgpackCursor cursor_;
+
+ private:
+  uint32_t left_ = 0;
+};
+
+// Next pair; false at the end (or on malformed bytes, which a validated range never has).
+class StringMapIterator : private MapPairs {
+ public:
+  StringMapIterator(std::string_view payload, const ValueRange& map) : MapPairs(payload, map) {}
   bool Next(std::string_view* key, std::string_view* value) {
-    if (left_ == 0) return false;
-    --left_;
-    return cursor_.ReadStrOrBin(key) && cursor_.ReadStrOrBin(value);
+    return Take() && cursor_.ReadStrOrBin(key) && cursor_.ReadStrOrBin(value);
   }
-
- private:
-  MsgpackCursor cursor_;
-  uint32_t left_ = 0;
 };
 
-class MetricsIterator {
+class MetricsIterator : private MapPairs {
  public:
-  MetricsIterator(std::string_view payload, const ValueRange& map)
-      : cursor_(payload.substr(0, map.end), map.begin) {
-    uint32_t n = 0;
-    if (map.present && cursor_.ReadMapHeader(&n)) left_ = n;
-  }
+  MetricsIterator(std::string_view payload, const ValueRange& map) : MapPairs(payload, map) {}
   bool Next(std::string_view* key, double* value) {
-    if (left_ == 0) return false;
-    --left_;
-    return cursor_.ReadStrOrBin(key) && cursor_.ReadFloat64Tolerant(value);
+    return Take() && cursor_.ReadStrOrBin(key) && cursor_.ReadFloat64Tolerant(value);
   }
-
- private:
-  MsgpackCursor cursor_;
-  uint32_t left_ = 0;
 };
 
-class MetaStructIterator {
+class MetaStructIterator : private MapPairs {
  public:
-  MetaStructIterator(std::string_view payload, const ValueRange& map)
-      : cursor_(payload.substr(0, map.end), map.begin) {
-    uint32_t n = 0;
-    if (map.present && cursor_.ReadMapHeader(&n)) left_ = n;
-  }
+  MetaStructIterator(std::string_view payload, const ValueRange& map) : MapPairs(payload, map) {}
   bool Next(std::string_view* key, std::string_view* bin) {
-    if (left_ == 0) return false;
-    --left_;
-    return cursor_.ReadStr(key) && cursor_.ReadBin(bin);
+    return Take() && cursor_.ReadStr(key) && cursor_.ReadBin(bin);
   }
-
- private:
-  MsgpackCursor cursor_;
-  uint32_t left_ = 0;
 };
 
 // meta[key] with the Agent's last-wins rule for duplicate keys; false if absent.

@@ -62,60 +62,6 @@ void CollectStrings(MsgpackCursor& c, std::vector<std::string_view>* out) {
   }
 }
 
-// A corpus-specific sketch, NOT a general splicer: applies the benchmark's edits using only the
-// byte ranges PayloadReader already recorded, without re-parsing any span. It handles exactly the
-// forms the generator writes (fixmap span, map32 meta without the key being set, meta_struct
-// map32 holding only _llmobs under a fixstr key, after meta) and returns false for anything else.
-// PrintBreakdown checks its output against Splicer's byte for byte; it exists only to measure how
-// much of the splice time is re-parsing the edited spans.
-bool SpliceFromRanges(const Payload& p, const EditList& edits, std::string* out) {
-  const std::string_view b = p.bytes;
-  out->clear();
-  size_t pos = 0;
-  const auto& e = edits.edits();
-  for (size_t i = 0; i < e.size();) {
-    const decoder::SpanView& s = p.spans[e[i].span];
-    const decoder::SpanEdit* set = nullptr;
-    bool remove = false;
-    for (; i < e.size() && e[i].span == s.index; ++i) {
-      if (e[i].op == decoder::SpanEdit::Op::kSetMeta) {
-        if (set != nullptr) return false;
-        set = &e[i];
-      } else {
-        if (e[i].key != "_llmobs") return false;
-        remove = true;
-      }
-    }
-    if (s.header_size != 1 || !s.meta.present || static_cast<uint8_t>(b[s.meta.begin]) != 0xdf ||
-        s.has_llmobs_submitted || s.meta.begin < s.begin) {
-      return false;
-    }
-    if (remove && (!s.meta_struct.present || s.meta_struct.count != 1 || !s.has_llmobs ||
-                   s.meta_struct.begin < s.meta.end + 12 ||
-                   b.substr(s.meta_struct.begin - 12, 12) != "\xabmeta_struct")) {
-      return false;
-    }
-    out->append(b.data() + pos, s.begin - pos);
-    out->push_back(static_cast<char>(0x80 | (s.entry_count - (remove ? 1 : 0))));
-    out->append(b.data() + s.begin + 1, s.meta.begin - s.begin - 1);
-    decoder::AppendMapHeader(out, s.meta.count + (set != nullptr ? 1 : 0), 5);
-    out->append(b.data() + s.meta.begin + 5, s.meta.end - s.meta.begin - 5);
-    if (set != nullptr) {
-      decoder::AppendStr(out, set->key);
-      decoder::AppendStr(out, set->value);
-    }
-    if (remove) {
-      out->append(b.data() + s.meta.end, s.meta_struct.begin - 12 - s.meta.end);
-      out->append(b.data() + s.meta_struct.end, s.end - s.meta_struct.end);
-    } else {
-      out->append(b.data() + s.meta.end, s.end - s.meta.end);
-    }
-    pos = s.end;
-  }
-  out->append(b.data() + pos, b.size() - pos);
-  return true;
-}
-
 }  // namespace
 
 namespace {
@@ -129,9 +75,8 @@ struct SpliceSteps {
   EditList all, set_only, remove_only, none, recorded;
   uint32_t edited_spans = 0;
   Splicer splicer;
-  std::string out, sketch_out, dst;
-  bool sketch_ok = false;
-  Timing walk, read, record, s_all, s_set, s_remove, s_none, copy, sketch;
+  std::string out, dst;
+  Timing walk, read, record, s_all, s_set, s_remove, s_none, copy;
 };
 
 struct JsonSteps {
@@ -161,7 +106,6 @@ void PrintBreakdown(const std::vector<NamedPayload>& files, const TimingBudget& 
       last = e.span;
     }
     (void)st.splicer.Splice(st.payload, st.all, &st.out);
-    st.sketch_ok = SpliceFromRanges(st.payload, st.all, &st.sketch_out) && st.sketch_out == st.out;
     st.dst.assign(st.out.size(), '\0');
 
     // The floor for any full walk with this cursor: one Skip over the whole payload visits
@@ -204,14 +148,6 @@ void PrintBreakdown(const std::vector<NamedPayload>& files, const TimingBudget& 
           return static_cast<unsigned char>(st.dst[st.dst.size() / 2]);
         },
         &st.copy);
-    if (st.sketch_ok) {
-      bench.Add(
-          [&st] {
-            SpliceFromRanges(st.payload, st.all, &st.sketch_out);
-            return st.sketch_out.size();
-          },
-          &st.sketch);
-    }
 
     // _llmobs -> JSON: the whole transcoder, its string escaping alone, the same strings with
     // every byte that needs an escape or UTF-8 validation replaced by 'x' (the fast path), and
@@ -278,19 +214,17 @@ void PrintBreakdown(const std::vector<NamedPayload>& files, const TimingBudget& 
   std::printf("### Scan + splice, step by step (µs per payload)\n\n");
   std::printf("| file | edited spans | walk only (`Skip`) | read | record edits | splice, all "
               "edits | splice, SetMeta only | splice, RemoveMetaStruct only | splice, no edits "
-              "(copy) | memcpy of the output | (all edits - no edits) / edited span, ns | sketch: "
-              "same edits from the reader's ranges |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "(copy) | memcpy of the output | (all edits - no edits) / edited span, ns |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t i = 0; i < files.size(); ++i) {
     const SpliceSteps& st = *splice[i];
     const uint32_t e = st.edited_spans;
-    std::printf("| %s | %u | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+    std::printf("| %s | %u | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
                 files[i].name.c_str(), e, Us(st.walk.best).c_str(), Us(st.read.best).c_str(),
                 Us(st.record.best).c_str(), Us(st.s_all.best).c_str(), Us(st.s_set.best).c_str(),
                 st.remove_only.empty() ? "—" : Us(st.s_remove.best).c_str(),
                 Us(st.s_none.best).c_str(), Us(st.copy.best).c_str(),
-                e == 0 ? "—" : Ns((st.s_all.best - st.s_none.best) / e).c_str(),
-                st.sketch_ok ? Us(st.sketch.best).c_str() : "— (forms not handled)");
+                e == 0 ? "—" : Ns((st.s_all.best - st.s_none.best) / e).c_str());
   }
 
   std::printf("\n### `_llmobs` -> JSON, step by step\n\n");
