@@ -12,6 +12,8 @@ Config DefaultConfig() {
   ingest->set_max_payload_bytes(25ull * 1024 * 1024);
   ingest->set_max_connections(2000);
   ingest->set_request_timeout_ms(5000);
+  ingest->set_shutdown_grace_ms(10000);
+  ingest->set_threads(0);
   c.mutable_agent()->set_url("http://localhost:8126");
   c.mutable_agent()->set_timeout_ms(10000);
   c.mutable_telemetry()->set_host("127.0.0.1");

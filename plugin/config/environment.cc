@@ -4,6 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "plugin/config/config.h"
 
 namespace llmobs_edge::config {
@@ -82,6 +83,17 @@ absl::Status ApplyEnvironment(const EnvLookup& lookup, Config* c) {
                              [&](uint64_t v) { in->set_max_connections(v); }));
   LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_REQUEST_TIMEOUT_MS", kU32,
                              [&](uint64_t v) { in->set_request_timeout_ms(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_SHUTDOWN_GRACE_MS", kU32,
+                             [&](uint64_t v) { in->set_shutdown_grace_ms(v); }));
+  LLMOBS_EDGE_APPLY(
+      env.Uint("DD_LLMOBS_EDGE_THREADS", 1024, [&](uint64_t v) { in->set_threads(v); }));
+  if (const char* stages = env.Get("DD_LLMOBS_EDGE_STAGES")) {
+    v1::Pipeline* p = c->mutable_pipeline();
+    p->clear_stages();
+    for (absl::string_view s : absl::StrSplit(stages, ',', absl::SkipWhitespace())) {
+      p->add_stages(std::string(absl::StripAsciiWhitespace(s)));
+    }
+  }
 
   // The Agent: DD_TRACE_AGENT_URL wins; else DD_AGENT_HOST / DD_TRACE_AGENT_PORT, as tracers do.
   if (const char* url = env.Get("DD_TRACE_AGENT_URL")) {

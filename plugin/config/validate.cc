@@ -68,6 +68,8 @@ absl::Status Validate(const Config& c) {
   if (in.max_connections() == 0) return Bad("ingest.max_connections", "0", "at least 1");
   if (in.request_timeout_ms() == 0) return Bad("ingest.request_timeout_ms", "0", "at least 1");
 
+  if (in.threads() > 1024) return Bad("ingest.threads", std::to_string(in.threads()), "0 to 1024");
+
   if (absl::Status st = ValidateAgentUrl(c.agent().url()); !st.ok()) return st;
   if (c.agent().timeout_ms() == 0) return Bad("agent.timeout_ms", "0", "at least 1");
 
