@@ -1,17 +1,46 @@
-// llmobs-edge: the command-line entry point. main() only parses the command line and hands over
-// to the library that implements each subcommand.
+// llmobs-edge: the command-line entry point. main() only parses the command line, builds the
+// configuration and hands over: with no subcommand it runs the service; `inspect` decodes a
+// payload file; `submit` sends one through the gRPC ingest.
 
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "plugin/config/config.h"
+#include "plugin/grpc/submit_command.h"
 #include "plugin/inspect_command.h"
+#include "plugin/service.h"
+#include "plugin/stages.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+const char* WorkingDir() {
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  return wd ? wd : "";
+}
+
+std::string Resolve(const std::string& path) {
+  if (path.empty() || path[0] == '/' || *WorkingDir() == '\0') return path;
+  return std::string(WorkingDir()) + "/" + path;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"llmobs-edge: makes sure no LLM Observability event is lost when the Datadog "
-               "Agent drops the APM trace that carries it."};
-  app.require_subcommand(1);
+  CLI::App app{"llmobs-edge: sits in front of the Datadog Agent and makes sure no LLM "
+               "Observability event is lost when the Agent drops the APM trace that carries it. "
+               "Without a subcommand it runs the service."};
+
+  std::string config_path;
+  bool check_config = false;
+  app.add_option("--config", config_path, "YAML configuration file (docs/configuration.md)");
+  app.add_flag("--check-config", check_config,
+               "print the effective configuration (secrets redacted) and exit: 0 if valid, 2 if not");
 
   llmobs_edge::plugin::InspectOptions inspect_options;
   std::string inspect_path;
@@ -26,15 +55,62 @@ int main(int argc, char** argv) {
   inspect->add_flag("--keep-without-priority", keep_without_priority,
                     "treat chunks without a sampling priority as kept (default: rescued)");
 
+  std::string submit_address = "127.0.0.1:8137";
+  std::string submit_path;
+  std::vector<std::string> submit_headers;
+  CLI::App* submit = app.add_subcommand(
+      "submit", "Send a v0.4 payload file through the edge's gRPC ingest and print the answer");
+  submit->add_option("--grpc", submit_address, "gRPC ingest address (host:port)")
+      ->capture_default_str();
+  submit->add_option("--header,-H", submit_headers, "a tracer header to send, 'Name: value'");
+  submit->add_option("payload", submit_path, "payload file, or - for stdin")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   if (inspect->parsed()) {
     inspect_options.pretty = !compact;
     inspect_options.include_structs = !no_structs;
     inspect_options.policy.rescue_without_priority = !keep_without_priority;
-    const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-    return llmobs_edge::plugin::RunInspect(inspect_path, wd ? wd : "", inspect_options,
-                                           std::cout, std::cerr);
+    return llmobs_edge::plugin::RunInspect(inspect_path, WorkingDir(), inspect_options, std::cout,
+                                           std::cerr);
   }
-  return 0;
+  if (submit->parsed()) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const std::string& h : submit_headers) {
+      const size_t colon = h.find(':');
+      if (colon == std::string::npos) {
+        std::cerr << "--header \"" << h << "\": expected 'Name: value'\n";
+        return 2;
+      }
+      std::string value = h.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      headers.emplace_back(h.substr(0, colon), value);
+    }
+    return llmobs_edge::plugin::grpc_ingest::RunSubmit(submit_address, submit_path, WorkingDir(),
+                                                       headers, std::cout, std::cerr);
+  }
+
+  absl::StatusOr<llmobs_edge::config::Config> config = llmobs_edge::config::LoadConfig(
+      config_path.empty() ? "" : Resolve(config_path), [](const char* v) { return std::getenv(v); });
+  if (!config.ok()) {
+    std::cerr << "llmobs-edge: invalid configuration: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (check_config) {
+    std::cout << llmobs_edge::config::RenderConfigYaml(*config);
+    return 0;
+  }
+
+  auto logger = spdlog::stderr_logger_mt("llmobs-edge");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config->logging().level()));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+
+  absl::StatusOr<std::unique_ptr<llmobs_edge::plugin::Service>> service =
+      llmobs_edge::plugin::Service::Create(*config, llmobs_edge::plugin::ProductStages());
+  if (!service.ok()) {
+    spdlog::critical("{}", std::string(service.status().message()));
+    return 2;
+  }
+  return (*service)->Run();
 }

@@ -1,0 +1,59 @@
+#pragma once
+// AgentProbe: asks the upstream Agent for GET /info at startup and then periodically. It tells
+// /ready whether the Agent is reachable, and keeps the last /info answer (the Agent's version,
+// state hash and, for the rescue stage, its filters and limits). Runs on the service's io_context.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "plugin/http/upstream.h"
+#include "plugin/telemetry/metrics.h"
+
+namespace llmobs_edge::http {
+
+class AgentProbe {
+ public:
+  struct Info {
+    unsigned status = 0;          // HTTP status of the last /info answer
+    std::string body;             // its body
+    std::string agent_version;    // Datadog-Agent-Version
+    std::string agent_state;      // Datadog-Agent-State
+  };
+
+  AgentProbe(boost::asio::io_context& ioc, AgentPool& pool, std::chrono::milliseconds interval,
+             std::chrono::milliseconds timeout, telemetry::Registry& metrics);
+
+  // Starts the probe loop (the first probe runs at once).
+  void Start();
+  void Stop();
+
+  // The Agent answered the last probe (any HTTP status counts: it is there).
+  bool reachable() const { return reachable_.load(); }
+  // Whether at least one probe finished (either way).
+  bool probed() const { return probed_.load(); }
+  std::shared_ptr<const Info> last_info() const;
+
+ private:
+  boost::asio::awaitable<void> Loop();
+
+  boost::asio::io_context& ioc_;
+  AgentPool& pool_;
+  std::chrono::milliseconds interval_;
+  std::chrono::milliseconds timeout_;
+  std::atomic<bool> reachable_{false};
+  std::atomic<bool> probed_{false};
+  std::atomic<bool> stopped_{false};
+  mutable std::mutex mu_;
+  std::shared_ptr<const Info> info_;
+  telemetry::Gauge* reachable_gauge_;
+  telemetry::Counter* probe_failures_;
+};
+
+}  // namespace llmobs_edge::http

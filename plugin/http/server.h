@@ -1,0 +1,85 @@
+#pragma once
+// The HTTP ingest server: the Agent's receiver paths on TCP and on a Unix domain socket, built on
+// Boost.Beast/Asio with C++20 coroutines. /v0.4/traces is read whole (limit -> 413 like the
+// Agent), run through the stage chain and forwarded; GET /info is forwarded with its endpoint list
+// filtered; every other path is a transparent streaming reverse proxy to the Agent. Keep-alive,
+// chunked bodies, Expect: 100-continue, per-request timeouts, a connection limit and a graceful
+// drain are handled here. The service (plugin/service.h) owns it; tests run it on port 0.
+
+#include <utility>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "absl/status/status.h"
+#include "plugin/chain.h"
+#include "plugin/http/upstream.h"
+#include "plugin/http/http_metrics.h"
+#include "plugin/telemetry/metrics.h"
+
+namespace llmobs_edge::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::optional<uint16_t> port;  // unset: no TCP listener; 0: an ephemeral port
+  std::string socket_path;       // empty: no Unix socket
+  uint64_t max_payload_bytes = 25ull << 20;
+  uint32_t max_connections = 2000;
+  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds agent_timeout{10000};
+};
+
+class Session;
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, ServerOptions options, const plugin::StageChain& chain,
+             AgentPool& agent, telemetry::Registry& metrics);
+  ~HttpServer();
+
+  // Binds every configured listener (a stale Unix socket file is replaced; its directory is
+  // created). Errors name the listener.
+  absl::Status Listen();
+  // Starts accepting on the io_context's threads.
+  void Start();
+  // Stops accepting and closes idle kept-alive connections; in-flight requests finish, then
+  // their connections close.
+  void BeginShutdown();
+
+  uint16_t tcp_port() const { return tcp_port_; }
+  int64_t connections() const { return connections_.load(); }
+  int64_t in_flight() const { return in_flight_.load(); }
+  bool draining() const { return draining_.load(); }
+
+ private:
+  friend class Session;
+  template <typename Acceptor>
+  boost::asio::awaitable<void> AcceptLoop(Acceptor& acceptor);
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+
+  boost::asio::io_context& ioc_;
+  ServerOptions options_;
+  const plugin::StageChain& chain_;
+  AgentPool& agent_;
+  HttpMetrics metrics_;
+  std::optional<boost::asio::ip::tcp::acceptor> tcp_;
+  std::optional<boost::asio::local::stream_protocol::acceptor> unix_;
+  uint16_t tcp_port_ = 0;
+  std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> draining_{false};
+  std::mutex sessions_mu_;
+  std::list<std::weak_ptr<Session>> sessions_;
+};
+
+}  // namespace llmobs_edge::http

@@ -1,0 +1,210 @@
+#include "plugin/service.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "plugin/clock.h"
+#include "plugin/grpc/ingest_server.h"
+#include "plugin/http/agent_probe.h"
+#include "plugin/http/server.h"
+#include "plugin/http/telemetry_server.h"
+#include "plugin/http/upstream.h"
+#include "plugin/telemetry/metrics.h"
+#include "spdlog/spdlog.h"
+
+namespace llmobs_edge::plugin {
+namespace asio = boost::asio;
+
+struct Service::Impl {
+  config::v1::Config config;
+  SystemClock clock;
+  telemetry::Registry metrics;
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::unique_ptr<http::AgentPool> pool;
+  std::unique_ptr<http::AgentProbe> probe;
+  std::unique_ptr<StageChain> chain;
+  std::unique_ptr<http::HttpServer> http;
+  std::unique_ptr<http::TelemetryServer> telemetry;
+  std::unique_ptr<grpc_ingest::IngestServer> grpc;
+  std::vector<std::thread> threads;
+  std::atomic<bool> started{false};
+  std::atomic<bool> shut_down{false};
+  std::mutex mu;
+  telemetry::Counter* shutdowns = nullptr;
+
+  Impl() : ioc(1) {}
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Service::~Service() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Config& config,
+                                                         const StageRegistry& stages) {
+  auto impl = std::make_unique<Impl>();
+  Impl& s = *impl;
+  s.config = config;
+  const auto& in = config.ingest();
+
+  absl::StatusOr<http::UpstreamAddress> agent = http::ParseAgentUrl(config.agent().url());
+  if (!agent.ok()) return agent.status();
+  s.pool = std::make_unique<http::AgentPool>(*agent);
+  const std::chrono::milliseconds agent_timeout(config.agent().timeout_ms());
+  s.probe = std::make_unique<http::AgentProbe>(s.ioc, *s.pool, std::chrono::seconds(10),
+                                               std::min(agent_timeout, std::chrono::milliseconds(
+                                                                           2000)),
+                                               s.metrics);
+
+  StageDeps deps;
+  deps.clock = &s.clock;
+  deps.metrics = &s.metrics;
+  auto built = stages.Create(config, deps);
+  if (!built.ok()) return built.status();
+  decoder::ReaderLimits limits;
+  limits.max_payload_bytes = in.max_payload_bytes();
+  s.chain = std::make_unique<StageChain>(*std::move(built), limits, &s.metrics);
+
+  http::ServerOptions http_options;
+  http_options.host = in.host();
+  if (in.port() > 0) http_options.port = static_cast<uint16_t>(in.port());
+  http_options.socket_path = in.socket();
+  http_options.max_payload_bytes = in.max_payload_bytes();
+  http_options.max_connections = in.max_connections();
+  http_options.request_timeout = std::chrono::milliseconds(in.request_timeout_ms());
+  http_options.agent_timeout = agent_timeout;
+  s.http = std::make_unique<http::HttpServer>(s.ioc, http_options, *s.chain, *s.pool, s.metrics);
+
+  if (!in.grpc_address().empty()) {
+    grpc_ingest::IngestServer::Options g;
+    g.address = in.grpc_address();
+    g.max_payload_bytes = in.max_payload_bytes();
+    g.agent_timeout = agent_timeout;
+    s.grpc = std::make_unique<grpc_ingest::IngestServer>(g, s.ioc, *s.chain, *s.pool, s.metrics);
+  }
+
+  if (config.telemetry().port() > 0) {
+    Impl* self = impl.get();
+    s.telemetry = std::make_unique<http::TelemetryServer>(
+        s.ioc, config.telemetry().host(), static_cast<uint16_t>(config.telemetry().port()),
+        s.metrics, [self](std::string* reason) {
+          if (self->shut_down.load() || self->http->draining()) {
+            *reason = "shutting down";
+            return false;
+          }
+          if (!self->started.load()) {
+            *reason = "starting";
+            return false;
+          }
+          if (!self->probe->reachable()) {
+            *reason = absl::StrCat("the Agent at ", self->pool->address().url,
+                                   self->probe->probed() ? " does not answer" : " not probed yet");
+            return false;
+          }
+          return true;
+        });
+  }
+  s.shutdowns = &s.metrics.AddCounter("llmobs_edge_shutdown_forced_connections",
+                                      "Connections still open when the shutdown grace ran out");
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+absl::Status Service::Start() {
+  Impl& s = *impl_;
+  if (absl::Status st = s.http->Listen(); !st.ok()) return st;
+  if (s.telemetry) {
+    if (absl::Status st = s.telemetry->Listen(); !st.ok()) return st;
+  }
+  if (s.grpc) {
+    if (absl::Status st = s.grpc->Start(); !st.ok()) return st;
+  }
+  s.work.emplace(s.ioc.get_executor());
+  s.http->Start();
+  if (s.telemetry) s.telemetry->Start();
+  s.probe->Start();
+  unsigned n = s.config.ingest().threads();
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  s.started.store(true);
+
+  const auto& in = s.config.ingest();
+  std::vector<std::string> listeners;
+  if (in.port() > 0) listeners.push_back(absl::StrCat("http://", in.host(), ":", http_port()));
+  if (!in.socket().empty()) listeners.push_back(absl::StrCat("unix://", in.socket()));
+  if (s.grpc) listeners.push_back(absl::StrCat("grpc://", grpc_address()));
+  std::vector<std::string> stage_names(s.config.pipeline().stages().begin(),
+                                       s.config.pipeline().stages().end());
+  spdlog::info(
+      "llmobs-edge listening on {}; Agent {}; stages [{}]; telemetry {}; {} threads; max payload "
+      "{} bytes",
+      absl::StrJoin(listeners, ", "), s.config.agent().url(), absl::StrJoin(stage_names, ", "),
+      s.telemetry ? absl::StrCat("http://", s.config.telemetry().host(), ":", telemetry_port())
+                  : std::string("off"),
+      n, in.max_payload_bytes());
+  return absl::OkStatus();
+}
+
+void Service::Shutdown() {
+  Impl& s = *impl_;
+  if (!s.started.load() || s.shut_down.exchange(true)) return;
+  const auto grace = std::chrono::milliseconds(s.config.ingest().shutdown_grace_ms());
+  spdlog::info("shutting down: no new connections; waiting up to {} ms for {} in-flight requests",
+               grace.count(), s.http->in_flight());
+  s.http->BeginShutdown();
+  if (s.grpc) s.grpc->Shutdown(grace);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (s.http->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (s.http->connections() > 0) {
+    s.shutdowns->Inc(s.http->connections());
+    spdlog::warn("shutdown grace period over: closing {} connections",
+                 s.http->connections());
+  }
+  s.probe->Stop();
+  if (s.telemetry) s.telemetry->Stop();
+  s.pool->CloseIdle();
+  s.work.reset();
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  spdlog::info("stopped");
+}
+
+int Service::Run() {
+  // Block the signals in every thread; a dedicated wait picks them up.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (absl::Status st = Start(); !st.ok()) {
+    spdlog::critical("{}", std::string(st.message()));
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  Shutdown();
+  return 0;
+}
+
+uint16_t Service::http_port() const { return impl_->http->tcp_port(); }
+uint16_t Service::telemetry_port() const {
+  return impl_->telemetry ? impl_->telemetry->port() : 0;
+}
+std::string Service::grpc_address() const {
+  return impl_->grpc ? impl_->grpc->address() : std::string();
+}
+
+}  // namespace llmobs_edge::plugin
