@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "decoder/prefilter.h"
+#include "spdlog/spdlog.h"
 
 namespace llmobs_edge::plugin {
 
@@ -98,8 +99,14 @@ ChainResult StageChain::Run(std::string_view body, const TraceRequest& request,
   if (!needs_every_payload_ && !decoder::MayContainLlmobs(body)) {
     return finish(ChainResult::Kind::kSkipped);
   }
-  if (!reader_.Read(body, &scratch->payload).ok()) {
+  if (absl::Status st = reader_.Read(body, &scratch->payload); !st.ok()) {
     scratch->payload.Clear();
+    uint64_t held_back;
+    if (fail_open_log_.Allow(&held_back)) {
+      spdlog::warn("a v0.4 payload with _llmobs bytes could not be decoded; forwarded unchanged "
+                   "(fail open): {} ({} more fail-open passes since the last warning)",
+                   std::string(st.message()), held_back);
+    }
     return finish(ChainResult::Kind::kDecodeFailed);
   }
   const decoder::Payload& payload = scratch->payload;
@@ -109,8 +116,15 @@ ChainResult StageChain::Run(std::string_view body, const TraceRequest& request,
 
   scratch->edits.Clear();
   for (size_t i = 0; i < stages_.size(); ++i) {
-    if (!stages_[i]->Process(payload, request, &scratch->edits, &result.options).ok()) {
+    if (absl::Status st = stages_[i]->Process(payload, request, &scratch->edits, &result.options);
+        !st.ok()) {
       m_.stage_failures[i]->Inc();
+      uint64_t held_back;
+      if (fail_open_log_.Allow(&held_back)) {
+        spdlog::warn("stage {} failed; payload forwarded unchanged (fail open): {} ({} more "
+                     "fail-open passes since the last warning)",
+                     std::string(stages_[i]->name()), std::string(st.message()), held_back);
+      }
       result.options = {};
       scratch->edits.Clear();
       return finish(ChainResult::Kind::kStageFailed);

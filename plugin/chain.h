@@ -17,6 +17,7 @@
 #include "decoder/reader.h"
 #include "decoder/splice.h"
 #include "plugin/clock.h"
+#include "plugin/log_limiter.h"
 #include "plugin/stage.h"
 #include "plugin/telemetry/metrics.h"
 #include "proto/config.pb.h"
@@ -102,6 +103,7 @@ class StageChain {
   decoder::PayloadReader reader_;
   bool needs_every_payload_ = false;
   Metrics m_;
+  mutable LogLimiter fail_open_log_;
 };
 
 }  // namespace llmobs_edge::plugin

@@ -9,6 +9,7 @@
 
 #include "plugin/http/agent_exchange.h"
 #include "plugin/http/watchdog.h"
+#include "spdlog/spdlog.h"
 
 namespace llmobs_edge::http {
 namespace asio = boost::asio;
@@ -46,7 +47,14 @@ asio::awaitable<void> AgentProbe::Loop() {
     xo.timeout = timeout_;
     ExchangeResult r = co_await AgentExchange(pool_, ex, *dog, req, xo);
     const bool ok = r.outcome.kind == plugin::AgentOutcome::Kind::kAnswered;
-    reachable_.store(ok);
+    const bool was = reachable_.exchange(ok);
+    if (ok && !was) {
+      spdlog::info("the Agent at {} answers /info ({}, version {})", pool_.address().url,
+                   r.outcome.status, std::string(r.response["Datadog-Agent-Version"]));
+    } else if (!ok && (was || !probed_.load())) {
+      spdlog::warn("the Agent at {} does not answer /info: {}; not ready", pool_.address().url,
+                   r.error.message());
+    }
     reachable_gauge_->Set(ok ? 1 : 0);
     if (ok) {
       auto info = std::make_shared<Info>();

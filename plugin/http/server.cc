@@ -26,6 +26,7 @@
 #include "plugin/http/info_filter.h"
 #include "plugin/http/relay.h"
 #include "plugin/http/watchdog.h"
+#include "spdlog/spdlog.h"
 
 namespace llmobs_edge::http {
 namespace asio = boost::asio;
@@ -181,6 +182,13 @@ awaitable<void> Session::Reply(Route route, h::status status, std::string_view c
 }
 
 void Session::CountUpstreamFailure(Route route, Kind kind) {
+  uint64_t held_back;
+  if (server_.upstream_log_.Allow(&held_back)) {
+    spdlog::warn("the Agent at {} {} ({} route); answering {} ({} more since the last warning)",
+                 server_.agent_.address().url,
+                 kind == Kind::kTimeout ? "did not answer in time" : "is unreachable",
+                 RouteName(route), kind == Kind::kTimeout ? 504 : 502, held_back);
+  }
   if (kind == Kind::kTimeout) {
     server_.metrics_.upstream_timeout[static_cast<size_t>(route)]->Inc();
   } else {

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "plugin/chain.h"
+#include "plugin/log_limiter.h"
 #include "plugin/http/upstream.h"
 #include "plugin/http/http_metrics.h"
 #include "plugin/telemetry/metrics.h"
@@ -78,6 +79,7 @@ class HttpServer {
   std::atomic<int64_t> connections_{0};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> draining_{false};
+  plugin::LogLimiter upstream_log_;
   std::mutex sessions_mu_;
   std::list<std::weak_ptr<Session>> sessions_;
 };
