@@ -27,7 +27,7 @@ for cfg in "${configs[@]}"; do
   fi
   dir="bazel-out/k8-fastbuild${suffix}/testlogs"
   echo "=== bazel test //... (${cfg})"
-  bazel test //... "${flags[@]}" "$@" || rc=$?
+  bazel test //... --keep_going "${flags[@]}" "$@" || rc=$?
   dirs+=("${cfg}=${dir}")
 done
 

@@ -33,6 +33,13 @@ TEST(Config, EmbeddedDefaultsAreValidAndWorkNextToALocalAgent) {
   EXPECT_TRUE(c.rescue().has_rescue_without_priority());
 }
 
+TEST(ConfigEnvironment, EmptySocketOrGrpcAddressVariableTurnsThatListenerOff) {
+  const Config c = WithEnv({{"DD_LLMOBS_EDGE_SOCKET", ""}, {"DD_LLMOBS_EDGE_GRPC_ADDRESS", ""}});
+  EXPECT_EQ(c.ingest().socket(), "");
+  EXPECT_EQ(c.ingest().grpc_address(), "");
+  EXPECT_EQ(c.ingest().port(), 8136u);
+}
+
 TEST(ConfigEnvironment, UnsetOrEmptyVariablesChangeNothing) {
   const Config c = WithEnv({{"DD_LLMOBS_EDGE_PORT", ""}});
   EXPECT_EQ(c.SerializeAsString(), DefaultConfig().SerializeAsString());

@@ -24,6 +24,14 @@ class Env {
     const char* v = lookup_(var);
     return (v != nullptr && *v != '\0') ? v : nullptr;
   }
+  // For settings where "" means "off" (the Unix socket, the gRPC address): a variable that is
+  // set but empty turns the listener off.
+  template <typename Setter>
+  absl::Status StringOrOff(const char* var, Setter set) const {
+    const char* v = lookup_(var);
+    if (v != nullptr) set(std::string(v));
+    return absl::OkStatus();
+  }
   template <typename Setter>
   absl::Status String(const char* var, Setter set) const {
     if (const char* v = Get(var)) set(std::string(v));
@@ -74,8 +82,8 @@ absl::Status ApplyEnvironment(const EnvLookup& lookup, Config* c) {
   LLMOBS_EDGE_APPLY(env.String("DD_LLMOBS_EDGE_HOST", [&](std::string v) { in->set_host(v); }));
   LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_PORT", kPort, [&](uint64_t v) { in->set_port(v); }));
   LLMOBS_EDGE_APPLY(
-      env.String("DD_LLMOBS_EDGE_SOCKET", [&](std::string v) { in->set_socket(v); }));
-  LLMOBS_EDGE_APPLY(env.String("DD_LLMOBS_EDGE_GRPC_ADDRESS",
+      env.StringOrOff("DD_LLMOBS_EDGE_SOCKET", [&](std::string v) { in->set_socket(v); }));
+  LLMOBS_EDGE_APPLY(env.StringOrOff("DD_LLMOBS_EDGE_GRPC_ADDRESS",
                                [&](std::string v) { in->set_grpc_address(v); }));
   LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_MAX_PAYLOAD_BYTES", UINT64_MAX,
                              [&](uint64_t v) { in->set_max_payload_bytes(v); }));

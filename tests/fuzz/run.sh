@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the codec's libFuzzer targets (tests/fuzz/*_fuzz.cc) outside Bazel with clang and
-# ASan + UBSan, then fuzzes each one in turn, seeded with its checked-in corpus.
+# Builds the libFuzzer targets (tests/fuzz/*_fuzz.cc: the codec's, and the /info filter's)
+# outside Bazel with clang and ASan + UBSan, then fuzzes each one in turn, seeded with its
+# checked-in corpus.
 #
 #   bash tests/fuzz/run.sh [seconds-per-target]      # from the repository root; default 60
 #   FUZZ_SECONDS=600 FUZZ_TARGETS="splice" bash tests/fuzz/run.sh
 #
-# Env: FUZZ_SECONDS (per target, the argument wins), FUZZ_TARGETS (default "reader splice json"),
+# Env: FUZZ_SECONDS (per target, the argument wins), FUZZ_TARGETS (default
+# "reader splice json info_filter"),
 # FUZZ_JOBS=N (libFuzzer -fork=N workers; default 1, one core), CXX (default clang++),
 # FUZZ_EXTRA_FLAGS (more libFuzzer flags).
 # Scratch (gitignored): tests/fuzz/out/{bin,corpus,logs}/; crashes, hangs (timeouts), leaks and
@@ -17,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-60}}"
-TARGETS="${FUZZ_TARGETS:-reader splice json}"
+TARGETS="${FUZZ_TARGETS:-reader splice json info_filter}"
 JOBS="${FUZZ_JOBS:-1}"
 CXX="${CXX:-clang++}"
 OUT="tests/fuzz/out"
@@ -30,6 +32,12 @@ for f in decoder/*.cc; do
     *) DECODER_SRCS+=("$f") ;;
   esac
 done
+# Sources a target needs beyond the decoder.
+target_srcs() {
+  case "$1" in
+    info_filter) echo plugin/http/info_filter.cc ;;
+  esac
+}
 read -r -a ABSL_LIBS <<<"$(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format)"
 
 # shellcheck disable=SC2054  # the commas belong to -fsanitize=
@@ -40,13 +48,14 @@ CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer
 mkdir -p "$OUT/bin" "$OUT/logs"
 for t in $TARGETS; do
   echo "== build ${t}_fuzz"
-  "$CXX" "${CXXFLAGS[@]}" "tests/fuzz/${t}_fuzz.cc" "${DECODER_SRCS[@]}" "${ABSL_LIBS[@]}" \
-    -o "$OUT/bin/${t}_fuzz"
+  read -r -a EXTRA_SRCS <<<"$(target_srcs "$t")"
+  "$CXX" "${CXXFLAGS[@]}" "tests/fuzz/${t}_fuzz.cc" "${EXTRA_SRCS[@]}" "${DECODER_SRCS[@]}" \
+    "${ABSL_LIBS[@]}" -o "$OUT/bin/${t}_fuzz"
 done
 
 max_len() {
   case "$1" in
-    json) echo 8192 ;;
+    json | info_filter) echo 8192 ;;
     *) echo 65536 ;;
   esac
 }
