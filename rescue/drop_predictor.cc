@@ -32,6 +32,8 @@ std::string_view ChunkFateName(ChunkFate fate) {
     case ChunkFate::kNoPriorityKept: return "no_priority_left_to_agent";
     case ChunkFate::kZeroId: return "zero_id";
     case ChunkFate::kMixedTraceIds: return "mixed_trace_ids";
+    case ChunkFate::kIgnoredResource: return "agent_ignored_resource";
+    case ChunkFate::kFilteredByTags: return "agent_filtered_by_tags";
   }
   return "unknown";
 }
@@ -97,6 +99,13 @@ ChunkVerdict PredictChunk(const Payload& payload, const ChunkView& chunk,
     v.fate = ChunkFate::kZeroId;
   } else if (mixed) {
     v.fate = ChunkFate::kMixedTraceIds;
+  } else if (const AgentFilters::Verdict f =
+                 policy.filters ? policy.filters->Check(payload, root)
+                                : AgentFilters::Verdict::kAllowed;
+             f != AgentFilters::Verdict::kAllowed) {
+    // Then the Agent's filters, on the root, before any sampler.
+    v.fate = f == AgentFilters::Verdict::kIgnoredResource ? ChunkFate::kIgnoredResource
+                                                           : ChunkFate::kFilteredByTags;
   } else if (v.has_priority) {
     // The Agent truncates the metric to an integer: int32(root.Metrics[...]).
     v.fate = static_cast<int32_t>(v.priority) > 0 ? ChunkFate::kKept : ChunkFate::kPriorityDrop;
@@ -104,6 +113,8 @@ ChunkVerdict PredictChunk(const Payload& payload, const ChunkView& chunk,
     v.fate = policy.rescue_without_priority ? ChunkFate::kNoPriority : ChunkFate::kNoPriorityKept;
   }
   v.predicted_drop = v.fate == ChunkFate::kZeroId || v.fate == ChunkFate::kMixedTraceIds ||
+                     v.fate == ChunkFate::kIgnoredResource ||
+                     v.fate == ChunkFate::kFilteredByTags ||
                      v.fate == ChunkFate::kPriorityDrop || v.fate == ChunkFate::kNoPriority;
   return v;
 }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "decoder/payload.h"
+#include "rescue/agent_filters.h"
 
 namespace llmobs_edge::rescue {
 
@@ -16,6 +17,9 @@ struct DropPolicy {
   // A chunk without any _sampling_priority_v1 is left to the Agent's score sampler, which may
   // drop it; by default the edge does not bet an LLM event on it and predicts a drop.
   bool rescue_without_priority = true;
+  // The Agent's ignore_resources / filter_tags / filter_tags_regex, learned from its /info;
+  // null = none known.
+  const AgentFilters* filters = nullptr;
 };
 
 enum class ChunkFate : uint8_t {
@@ -26,6 +30,8 @@ enum class ChunkFate : uint8_t {
   kNoPriorityKept,   // no priority, left to the Agent's sampler (policy says so)
   kZeroId,           // the normalizer drops chunks with a zero trace_id or span_id
   kMixedTraceIds,    // ... and chunks whose spans do not share one trace_id
+  kIgnoredResource,  // the Agent's ignore_resources matches the root resource
+  kFilteredByTags,   // the Agent's filter_tags / filter_tags_regex reject the root
 };
 
 // Stable, low-cardinality name (counters, inspect output): "kept", "priority_drop", ...

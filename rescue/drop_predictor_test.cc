@@ -61,6 +61,50 @@ TEST(FindRoot, AppliesTheNormalizersSelfParentFixUp) {
   EXPECT_EQ(v.root, 0);
 }
 
+TEST(PredictChunk, AgentIgnoreResourcesDropsAKeptChunk) {
+  auto filters = AgentFilters::FromInfo(R"({"ignore_resources":["^GET /health"]})");
+  ASSERT_TRUE(filters.ok());
+  DropPolicy policy;
+  policy.filters = filters->get();
+  Payload p;
+  std::string b;
+  TestSpan root = Span(1, 0, 2);
+  root.resource = "GET /health";
+  ChunkVerdict v = Predict({Span(2, 1, 2), root}, &p, &b, policy);
+  EXPECT_EQ(v.fate, ChunkFate::kIgnoredResource);
+  EXPECT_TRUE(v.predicted_drop);
+  EXPECT_EQ(ChunkFateName(v.fate), "agent_ignored_resource");
+  // A child's resource does not matter: the Agent looks at the root only.
+  TestSpan child = Span(2, 1, 2);
+  child.resource = "GET /health";
+  v = Predict({child, Span(1, 0, 2)}, &p, &b, policy);
+  EXPECT_EQ(v.fate, ChunkFate::kKept);
+}
+
+TEST(PredictChunk, AgentFilterTagsDropAKeptChunk) {
+  auto filters = AgentFilters::FromInfo(R"({"filter_tags":{"require":["env:prod"]}})");
+  ASSERT_TRUE(filters.ok());
+  DropPolicy policy;
+  policy.filters = filters->get();
+  Payload p;
+  std::string b;
+  TestSpan root = Span(1, 0, 1);
+  root.meta = {{"env", "staging"}};
+  EXPECT_EQ(Predict({root}, &p, &b, policy).fate, ChunkFate::kFilteredByTags);
+  root.meta = {{"env", "prod"}};
+  EXPECT_EQ(Predict({root}, &p, &b, policy).fate, ChunkFate::kKept);
+}
+
+TEST(PredictChunk, NormalizerDropsComeBeforeAgentFilters) {
+  auto filters = AgentFilters::FromInfo(R"({"ignore_resources":[".*"]})");
+  DropPolicy policy;
+  policy.filters = filters->get();
+  Payload p;
+  std::string b;
+  TestSpan zero = Span(0, 0, 1);
+  EXPECT_EQ(Predict({zero}, &p, &b, policy).fate, ChunkFate::kZeroId);
+}
+
 TEST(PredictChunk, PriorityComesFromTheRootFirst) {
   Payload p;
   std::string b;

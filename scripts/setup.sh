@@ -8,7 +8,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libmsgpack-cxx-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libboost-dev
-  nlohmann-json3-dev libcli11-dev libabsl-dev
+  nlohmann-json3-dev libcli11-dev libabsl-dev libre2-dev
   python3 python3-msgpack clang libclang-rt-14-dev
 )
 
