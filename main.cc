@@ -2,6 +2,8 @@
 // configuration and hands over: with no subcommand it runs the service; `inspect` decodes a
 // payload file; `submit` sends one through the gRPC ingest.
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -32,6 +34,11 @@ std::string Resolve(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Trace bodies up to 25 MiB are buffered per request; with glibc's dynamic mmap threshold the
+  // per-thread arenas keep such blocks after they are freed. Serve large blocks from mmap instead,
+  // so memory returns to the system after a burst of big payloads.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
   CLI::App app{"llmobs-edge: sits in front of the Datadog Agent and makes sure no LLM "
                "Observability event is lost when the Agent drops the APM trace that carries it. "
                "Without a subcommand it runs the service."};

@@ -43,7 +43,9 @@ struct Service::Impl {
   std::mutex mu;
   telemetry::Counter* shutdowns = nullptr;
 
-  Impl() : ioc(1) {}
+  // The default concurrency hint: several threads run this io_context (a hint of 1 would make
+  // Asio keep posted work on one thread).
+  Impl() : ioc() {}
 };
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

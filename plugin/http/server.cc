@@ -58,6 +58,13 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(HttpServer& server, AnyStream stream)
       : server_(server), client_(std::move(stream)), dog_(Watchdog::Start(client_.get_executor())) {}
 
+  // Body reads go through buffer_; Beast asks the socket for the buffer's free capacity (at least
+  // 512 bytes), so give it room for large reads before the first body (not before: an idle
+  // kept-alive connection should stay small).
+  void ReserveForBodies() {
+    if (buffer_.capacity() < kRelayBufferSize) buffer_.reserve(kRelayBufferSize);
+  }
+
   static awaitable<void> Run(std::shared_ptr<Session> self) { co_await self->Loop(); }
 
   // Called on the strand by the drain: an idle connection closes now.
@@ -216,6 +223,7 @@ awaitable<void> Session::DiscardRequestBody() {
     keep_alive_ = false;
     co_return;
   }
+  ReserveForBodies();
   h::request_parser<h::buffer_body> p{std::move(*header_)};
   p.body_limit(kNoBodyLimit);
   char sink[8192];
@@ -275,6 +283,7 @@ awaitable<void> Session::HandleTraces(Route route) {
     client_.Close();
     co_return;
   }
+  ReserveForBodies();
   h::request_parser<h::string_body> parser{std::move(*header_)};
   parser.body_limit(opt.max_payload_bytes - 1);
   if (const auto len = parser.content_length()) parser.get().body().reserve(*len);
@@ -374,6 +383,7 @@ awaitable<void> Session::HandleProxy(Route route) {
   const ServerOptions& opt = server_.options_;
   HttpMetrics& m = server_.metrics_;
   if (!relay_buffer_) relay_buffer_.reset(new char[kRelayBufferSize]);
+  ReserveForBodies();
 
   boost::system::error_code ec;
   std::unique_ptr<UpstreamConnection> conn =

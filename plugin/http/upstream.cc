@@ -123,7 +123,7 @@ boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> AgentPool::Connect(
 void AgentPool::Release(std::unique_ptr<UpstreamConnection> c) {
   if (!c || !c->stream.is_open()) return;
   c->idle_since = std::chrono::steady_clock::now();
-  c->buffer.clear();
+  c->buffer.consume(c->buffer.size());
   std::lock_guard<std::mutex> lock(mu_);
   if (idle_.size() >= options_.max_idle) {
     c->stream.Close();

@@ -33,7 +33,9 @@ struct UpstreamAddress {
 absl::StatusOr<UpstreamAddress> ParseAgentUrl(const std::string& url);
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(AnyStream s) : stream(std::move(s)) {}
+  // Answers are read through `buffer`; Beast reads at most its free capacity per call, so it gets
+  // room for large reads up front.
+  explicit UpstreamConnection(AnyStream s) : stream(std::move(s)) { buffer.reserve(64 * 1024); }
   AnyStream stream;
   boost::beast::flat_buffer buffer;  // bytes read past the last response (normally none)
   std::chrono::steady_clock::time_point idle_since;

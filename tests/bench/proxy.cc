@@ -3,9 +3,13 @@
 //
 // Flags: --quick (a short smoke run), --sizes=10k,1m,20m (payload sizes; k = KiB, m = MiB),
 // --no-llmobs (skip the payloads with meta_struct["_llmobs"]), --no-unix (skip the Unix socket
-// ingest row), --edge=PATH (another edge binary).
+// ingest row), --edge=PATH (another edge binary, e.g. bazel-bin/llmobs-edge), --agent=sink|fake
+// (the Agent stand-in: the FastSink, default, or the integration tests' FakeAgent),
+// --sink-read=BYTES (the FastSink's largest recv(), default 256k), --pin (clients + stand-in on
+// CPU 0, the edge on CPU 1).
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -23,10 +27,25 @@ int main(int argc, char** argv) {
       options.quick = true;
     } else if (a == "--no-llmobs") {
       options.with_llmobs_variant = false;
+    } else if (a == "--pin") {
+      options.pin = true;
     } else if (a == "--no-unix") {
       options.unix_ingest = false;
+    } else if (a.rfind("--agent=", 0) == 0) {
+      options.agent = a.substr(8);
+    } else if (a.rfind("--sink-read=", 0) == 0) {
+      options.sink_read_size = proxy::ParseSize(a.substr(12));
+      if (options.sink_read_size == 0) {
+        std::fprintf(stderr, "--sink-read: cannot read \"%s\"\n", a.c_str() + 12);
+        return 2;
+      }
     } else if (a.rfind("--edge=", 0) == 0) {
       options.edge_binary = a.substr(7);
+      // `bazel run` starts us in the runfiles: a relative path is relative to where it was typed.
+      const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+      if (wd && !options.edge_binary.empty() && options.edge_binary[0] != '/') {
+        options.edge_binary = std::string(wd) + "/" + options.edge_binary;
+      }
     } else if (a.rfind("--sizes=", 0) == 0) {
       std::istringstream in(a.substr(8));
       std::string item;
@@ -42,7 +61,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--sizes=10k,1m,20m] [--no-llmobs] [--no-unix] "
-                   "[--edge=PATH]\n",
+                   "[--edge=PATH] [--agent=sink|fake] [--sink-read=256k] [--pin]\n",
                    argv[0]);
       return 2;
     }

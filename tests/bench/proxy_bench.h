@@ -22,9 +22,16 @@ struct Options {
   bool unix_ingest = true;          // also time the 1 MiB case over the edge's Unix socket
   std::string edge_binary;          // empty: found in the runfiles
   std::string argv0;                // to find the runfiles
-  // Keep every forwarded body in the fake Agent and compare it whole with what was sent (the
-  // smoke test). Otherwise the fake Agent keeps the first 512 bytes of each body, which are
-  // compared, and every body's size is checked.
+  // The Agent stand-in: "sink" (FastSink, proxy_sink.h) or "fake" (the integration tests'
+  // FakeAgent, which reads bodies 512 bytes per recv()).
+  std::string agent = "sink";
+  size_t sink_read_size = 256 * 1024;  // the FastSink's largest recv()
+  // Pin this process (clients + Agent stand-in) to CPU 0 and the edge to CPU 1, so the edge has
+  // a core of its own and the direct path gets the same single core as the edge path's clients.
+  bool pin = false;
+  // Keep every forwarded body in the Agent stand-in and compare it whole with what was sent (the
+  // smoke test). Otherwise the stand-in keeps the first and last 512 bytes of each body (the
+  // FakeAgent only the first), which are compared, and every body's size is checked.
   bool verify_full_bodies = false;
   // Saturation: requests per client are capped at this when > 0 (bounds memory when full bodies
   // are kept).
@@ -33,13 +40,13 @@ struct Options {
 
 struct Result {
   bool completed = false;
-  std::string error;               // why the run stopped, when !completed
-  uint64_t trace_requests = 0;     // /v0.4/traces requests the fake Agent received
-  uint64_t bodies_checked = 0;     // bodies compared with what was sent (size + bytes kept)
+  std::string error;            // why the run stopped, when !completed
+  uint64_t trace_requests = 0;  // /v0.4/traces requests the Agent stand-in received
+  uint64_t bodies_checked = 0;  // bodies compared with what was sent (size + bytes kept)
   uint64_t bodies_compared_whole = 0;
-  uint64_t mismatches = 0;         // bodies that differ, or a count that does not match
-  uint64_t failed_requests = 0;    // transport errors or non-200 answers
-  int edge_exit_code = -1;         // after SIGTERM
+  uint64_t mismatches = 0;       // bodies that differ, or a count that does not match
+  uint64_t failed_requests = 0;  // transport errors or non-200 answers
+  int edge_exit_code = -1;       // after SIGTERM
   bool p99_target_pass = false;
   bool throughput_target_pass = false;
 };

@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "YAML configuration file (docs/configuration.md)");
   CLI11_PARSE(app, argc, argv);
 
-  absl::StatusOr<llmobs_edge::config::Config> config = llmobs_edge::config::LoadConfig(
-      config_path, [](const char* v) { return std::getenv(v); });
+  absl::StatusOr<llmobs_edge::config::Config> config =
+      llmobs_edge::config::LoadConfig(config_path, [](const char* v) { return std::getenv(v); });
   if (!config.ok()) {
     std::cerr << "llmobs-edge: invalid configuration: " << config.status().message() << "\n";
     return 2;

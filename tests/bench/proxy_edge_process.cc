@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -188,8 +190,7 @@ std::string EdgeProcess::SpawnOnce(const std::string& binary, const std::string&
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return "the edge exited during startup (status " + std::to_string(status) + "): " +
-             LogTail();
+      return "the edge exited during startup (status " + std::to_string(status) + "): " + LogTail();
     }
     auto client = testing::TestClient::Tcp(telemetry_port_);
     testing::TestRequest req;
@@ -228,12 +229,12 @@ int EdgeProcess::Stop() {
   return -1;
 }
 
-double EdgeProcess::CpuSeconds() const {
-  if (pid_ <= 0) return 0;
-  const std::string s = ReadWhole("/proc/" + std::to_string(pid_) + "/stat");
+namespace {
+// utime + stime from a /proc/.../stat line, in seconds.
+double StatCpuSeconds(const std::string& s) {
   // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
   const size_t close = s.rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos || close + 2 > s.size()) return 0;
   std::istringstream in(s.substr(close + 2));
   std::string field;
   uint64_t utime = 0, stime = 0;
@@ -242,6 +243,38 @@ double EdgeProcess::CpuSeconds() const {
     if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+double EdgeProcess::CpuSeconds() const {
+  if (pid_ <= 0) return 0;
+  return StatCpuSeconds(ReadWhole("/proc/" + std::to_string(pid_) + "/stat"));
+}
+
+bool EdgeProcess::PinTo(int cpu) const {
+  if (pid_ <= 0) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  bool ok = true;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+    ok = ::sched_setaffinity(std::atoi(e.path().filename().c_str()), sizeof(set), &set) == 0 && ok;
+  }
+  return ok && !ec;
+}
+
+std::map<int, double> EdgeProcess::ThreadCpuSeconds() const {
+  std::map<int, double> out;
+  if (pid_ <= 0) return out;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+    const int tid = std::atoi(e.path().filename().c_str());
+    out[tid] = StatCpuSeconds(ReadWhole(e.path().string() + "/stat"));
+  }
+  return out;
 }
 
 uint64_t EdgeProcess::PeakRssBytes() const { return pid_ > 0 ? StatusField(pid_, "VmHWM") : 0; }

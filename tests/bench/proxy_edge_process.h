@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace llmobs_edge::bench::proxy {
@@ -39,6 +40,10 @@ class EdgeProcess {
 
   // utime + stime of the whole process so far, in seconds (/proc/PID/stat).
   double CpuSeconds() const;
+  // Restricts every thread of the edge to `cpu` (sched_setaffinity); false when it fails.
+  bool PinTo(int cpu) const;
+  // utime + stime per thread (/proc/PID/task/TID/stat), in seconds.
+  std::map<int, double> ThreadCpuSeconds() const;
   // VmHWM and VmRSS from /proc/PID/status, in bytes.
   uint64_t PeakRssBytes() const;
   uint64_t RssBytes() const;

@@ -1,7 +1,8 @@
 // Keeps //tests/bench:proxy from rotting: runs the benchmark's code with --quick on the 10 KiB
-// and 1 MiB payloads (both variants, TCP and Unix socket ingest) against the real edge binary,
-// with the fake Agent keeping whole bodies, and checks that every forwarded body is byte for
-// byte what was sent and that the edge exits 0 on SIGTERM. Timings are not checked.
+// and 1 MiB payloads (both variants, TCP and Unix socket ingest) against the edge binary, with
+// the Agent stand-in (the FastSink, then the integration tests' FakeAgent) keeping whole bodies,
+// and checks that every forwarded body is byte for byte what was sent and that the edge exits 0
+// on SIGTERM. Timings are not checked.
 
 #include <sstream>
 
@@ -11,14 +12,15 @@
 namespace llmobs_edge::bench::proxy {
 namespace {
 
-TEST(ProxyBenchSmokeTest, QuickRunForwardsIdenticalBodies) {
+void QuickRun(const std::string& agent) {
   Options options;
+  options.agent = agent;
   options.quick = true;
   options.sizes = {10 * 1024, 1024 * 1024};
   options.verify_full_bodies = true;
   options.max_requests_per_client = 8;
   std::ostringstream report;
-  const Result r = Run(options, report);
+  const Result r = proxy::Run(options, report);
   ASSERT_TRUE(r.completed) << r.error;
   EXPECT_EQ(r.failed_requests, 0u) << report.str();
   EXPECT_EQ(r.mismatches, 0u) << report.str();
@@ -31,6 +33,9 @@ TEST(ProxyBenchSmokeTest, QuickRunForwardsIdenticalBodies) {
     EXPECT_NE(report.str().find(section), std::string::npos) << section << "\n" << report.str();
   }
 }
+
+TEST(ProxyBenchSmokeTest, QuickRunWithFastSink) { QuickRun("sink"); }
+TEST(ProxyBenchSmokeTest, QuickRunWithHarnessFakeAgent) { QuickRun("fake"); }
 
 TEST(ProxyBenchSmokeTest, ParseSize) {
   EXPECT_EQ(ParseSize("10k"), 10u * 1024);

@@ -89,6 +89,7 @@ struct FakeAgent::Impl {
   template <typename Socket>
   asio::awaitable<void> Serve(Socket socket) {
     boost::beast::flat_buffer buffer;
+    buffer.reserve(256 * 1024);  // Beast reads at most the free capacity per call
     std::vector<char> chunk(64 * 1024);
     for (;;) {
       boost::system::error_code ec;

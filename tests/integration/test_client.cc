@@ -90,7 +90,9 @@ struct TestClient::Impl {
   }
 };
 
-TestClient::TestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TestClient::TestClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->buffer.reserve(256 * 1024);  // Beast reads at most the free capacity per call
+}
 TestClient::~TestClient() = default;
 
 std::unique_ptr<TestClient> TestClient::Tcp(uint16_t port) {

@@ -1,0 +1,320 @@
+#include "tests/bench/proxy_sink.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "tests/integration/fake_agent.h"
+
+namespace llmobs_edge::bench::proxy {
+namespace {
+
+constexpr size_t kMaxHeader = 64 * 1024;
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::string Answer(unsigned status, const char* reason, std::string_view content_type,
+                   std::string_view body, bool keep_alive) {
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason +
+      "\r\nDatadog-Agent-Version: 7.99.0\r\nContent-Type: " + std::string(content_type) +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!keep_alive) out += "Connection: close\r\n";
+  out += "\r\n";
+  out.append(body);
+  return out;
+}
+
+class FastSink : public Upstream {
+ public:
+  FastSink(uint64_t keep_whole_up_to, size_t edge_bytes, size_t read_size)
+      : keep_whole_up_to_(keep_whole_up_to), edge_bytes_(edge_bytes), read_size_(read_size) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        ::listen(listen_fd_, 1024) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::perror("FastSink: listen");
+      std::abort();
+    }
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~FastSink() override {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listen_fd_);
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+      threads = std::move(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  std::string url() const override { return "http://127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const override { return port_; }
+  std::vector<Received> Take() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Received> out;
+    out.swap(received_);
+    return out;
+  }
+  std::string Describe() const override {
+    return "FastSink (tests/bench/proxy_sink.cc: one blocking thread per connection, bodies read "
+           "with recv() of up to " +
+           std::to_string(read_size_) + " bytes)";
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopping_) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;  // shut down
+      }
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      std::lock_guard<std::mutex> lock(mu_);
+      open_fds_.push_back(fd);
+      threads_.emplace_back([this, fd] {
+        Serve(fd);
+        std::lock_guard<std::mutex> l(mu_);
+        open_fds_.erase(std::find(open_fds_.begin(), open_fds_.end(), fd));
+        ::close(fd);
+      });
+    }
+  }
+
+  void Serve(int fd) {
+    std::vector<char> buf(std::max<size_t>(read_size_, kMaxHeader));
+    size_t begin = 0, end = 0;  // unread bytes in buf
+    for (;;) {
+      // Header.
+      size_t header_end = std::string::npos;
+      for (;;) {
+        const std::string_view have(buf.data() + begin, end - begin);
+        header_end = have.find("\r\n\r\n");
+        if (header_end != std::string::npos) break;
+        if (begin > 0) {
+          std::memmove(buf.data(), buf.data() + begin, end - begin);
+          end -= begin;
+          begin = 0;
+        }
+        if (end >= kMaxHeader) return;
+        const size_t room = std::min(buf.size() - end, std::max<size_t>(read_size_, 4096));
+        const ssize_t n = ::recv(fd, buf.data() + end, room, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        end += static_cast<size_t>(n);
+      }
+      const std::string header(buf.data() + begin, header_end + 2);
+      begin += header_end + 4;
+      Received rec;
+      uint64_t length = 0;
+      bool keep_alive = true, chunked = false, expect_continue = false;
+      size_t line_start = 0;
+      bool first = true;
+      while (line_start < header.size()) {
+        size_t line_end = header.find("\r\n", line_start);
+        if (line_end == std::string::npos) line_end = header.size();
+        const std::string_view line(header.data() + line_start, line_end - line_start);
+        line_start = line_end + 2;
+        if (first) {
+          first = false;
+          const size_t sp1 = line.find(' ');
+          const size_t sp2 = line.rfind(' ');
+          if (sp1 == std::string_view::npos || sp2 == sp1) return;
+          rec.method = std::string(line.substr(0, sp1));
+          rec.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+          if (line.substr(sp2 + 1) == "HTTP/1.0") keep_alive = false;
+          continue;
+        }
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        const std::string_view name = Trim(line.substr(0, colon));
+        const std::string_view value = Trim(line.substr(colon + 1));
+        if (IEquals(name, "Content-Length")) {
+          length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        } else if (IEquals(name, "Transfer-Encoding")) {
+          chunked = true;
+        } else if (IEquals(name, "Connection")) {
+          if (IEquals(value, "close")) keep_alive = false;
+          if (IEquals(value, "keep-alive")) keep_alive = true;
+        } else if (IEquals(name, "Expect")) {
+          expect_continue = IEquals(value, "100-continue");
+        }
+      }
+      if (chunked) {
+        // Neither the edge nor the benchmark's clients send chunked trace payloads.
+        SendAll(fd,
+                Answer(501, "Not Implemented", "text/plain", "chunked: not supported\n", false));
+        return;
+      }
+      if (expect_continue && !SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
+
+      // Body: first what is already buffered, then recv() straight into the buffer (or into
+      // the kept body), never past the body's end.
+      rec.body_size = length;
+      rec.whole = length <= keep_whole_up_to_;
+      std::string whole;
+      if (rec.whole) whole.reserve(length);
+      std::string tail;
+      uint64_t left = length;
+      auto take = [&](const char* p, size_t n) {
+        if (rec.whole) {
+          whole.append(p, n);
+          return;
+        }
+        if (rec.head.size() < edge_bytes_) {
+          rec.head.append(p, std::min(n, edge_bytes_ - rec.head.size()));
+        }
+        if (n >= edge_bytes_) {
+          tail.assign(p + n - edge_bytes_, edge_bytes_);
+        } else {
+          tail.append(p, n);
+          if (tail.size() > edge_bytes_) tail.erase(0, tail.size() - edge_bytes_);
+        }
+      };
+      const size_t buffered = static_cast<size_t>(std::min<uint64_t>(left, end - begin));
+      take(buf.data() + begin, buffered);
+      begin += buffered;
+      left -= buffered;
+      if (begin == end) begin = end = 0;
+      while (left > 0) {
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(left, read_size_));
+        const ssize_t n = ::recv(fd, buf.data(), want, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        take(buf.data(), static_cast<size_t>(n));
+        left -= static_cast<uint64_t>(n);
+      }
+      if (rec.whole) {
+        rec.head = std::move(whole);
+      } else {
+        rec.tail = std::move(tail);
+      }
+      const std::string path = rec.target.substr(0, rec.target.find('?'));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        received_.push_back(std::move(rec));
+      }
+      std::string answer;
+      if (path == "/v0.4/traces" || path == "/v0.5/traces") {
+        answer = Answer(200, "OK", "application/json",
+                        "{\"rate_by_service\":{\"service:,env:\":1}}\n", keep_alive);
+      } else if (path == "/info") {
+        answer = Answer(200, "OK", "application/json", testing::FakeAgent::InfoBody(), keep_alive);
+      } else {
+        answer = Answer(200, "OK", "text/plain; charset=utf-8", "OK\n", keep_alive);
+      }
+      if (!SendAll(fd, answer) || !keep_alive) return;
+    }
+  }
+
+  const uint64_t keep_whole_up_to_;
+  const size_t edge_bytes_;
+  const size_t read_size_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+  std::vector<int> open_fds_;
+  std::vector<Received> received_;
+};
+
+class HarnessFakeAgent : public Upstream {
+ public:
+  HarnessFakeAgent(uint64_t keep_whole_up_to, size_t edge_bytes)
+      : keep_whole_up_to_(keep_whole_up_to),
+        agent_(testing::FakeAgent::Options{
+            .unix_path = "", .max_stored_body = std::max<uint64_t>(keep_whole_up_to, edge_bytes)}) {
+  }
+  std::string url() const override { return agent_.url(); }
+  uint16_t port() const override { return agent_.port(); }
+  std::vector<Received> Take() override {
+    std::vector<testing::RecordedRequest> got = agent_.requests();
+    agent_.Clear();  // (requests arriving between the two calls are not expected: phases end first)
+    std::vector<Received> out;
+    out.reserve(got.size());
+    for (auto& r : got) {
+      Received x;
+      x.method = std::move(r.method);
+      x.target = std::move(r.target);
+      x.body_size = r.body_size;
+      x.whole = r.body_size <= keep_whole_up_to_ && r.body.size() == r.body_size;
+      x.head = std::move(r.body);
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+  std::string Describe() const override {
+    return "FakeAgent (//tests/integration:harness: Beast on one asio thread, bodies read through "
+           "a 512-byte flat_buffer)";
+  }
+
+ private:
+  const uint64_t keep_whole_up_to_;
+  testing::FakeAgent agent_;
+};
+
+}  // namespace
+
+std::unique_ptr<Upstream> StartFastSink(uint64_t keep_whole_up_to, size_t edge_bytes,
+                                        size_t read_size) {
+  return std::make_unique<FastSink>(keep_whole_up_to, edge_bytes, read_size);
+}
+
+std::unique_ptr<Upstream> StartHarnessFakeAgent(uint64_t keep_whole_up_to, size_t edge_bytes) {
+  return std::make_unique<HarnessFakeAgent>(keep_whole_up_to, edge_bytes);
+}
+
+}  // namespace llmobs_edge::bench::proxy
