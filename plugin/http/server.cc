@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -45,6 +47,8 @@ std::string_view PathOf(beast::string_view target) {
 }
 
 constexpr size_t kRelayBufferSize = 64 * 1024;
+// A connection keeps a trace body buffer up to this size between requests.
+constexpr size_t kKeptBodyCapacity = 1 << 20;
 // Beast 1.74 compares the length against an empty optional as "over the limit", so "no limit"
 // is the largest value, not boost::none.
 constexpr uint64_t kNoBodyLimit = ~uint64_t{0};
@@ -99,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = true;
   unsigned version_ = 11;
   plugin::ChainScratch scratch_;
+  std::string trace_body_;  // the /v0.4/traces body being handled
   std::unique_ptr<char[]> relay_buffer_;
 };
 
@@ -283,13 +288,29 @@ awaitable<void> Session::HandleTraces(Route route) {
     client_.Close();
     co_return;
   }
-  ReserveForBodies();
-  h::request_parser<h::string_body> parser{std::move(*header_)};
-  parser.body_limit(opt.max_payload_bytes - 1);
-  if (const auto len = parser.content_length()) parser.get().body().reserve(*len);
+  // The body goes into trace_body_ (kept between requests of the connection). A Content-Length
+  // body (what tracers send) is read straight into it; a chunked one goes through the parser.
   boost::system::error_code ec;
+  std::optional<h::request_parser<h::string_body>> chunked;
   dog_->Arm(opt.request_timeout, [this] { client_.Cancel(); });
-  co_await h::async_read(client_, buffer_, parser, redirect_error(use_awaitable, ec));
+  if (const auto len = header_->content_length(); len && !header_->chunked()) {
+    trace_body_.resize(*len);
+    const size_t have = std::min<size_t>(buffer_.size(), *len);
+    if (have > 0) {
+      boost::asio::buffer_copy(asio::buffer(trace_body_.data(), have), buffer_.data());
+      buffer_.consume(have);
+    }
+    if (*len > have) {
+      co_await asio::async_read(client_, asio::buffer(trace_body_.data() + have, *len - have),
+                                redirect_error(use_awaitable, ec));
+    }
+  } else {
+    ReserveForBodies();
+    chunked.emplace(std::move(*header_));
+    chunked->body_limit(opt.max_payload_bytes - 1);
+    co_await h::async_read(client_, buffer_, *chunked, redirect_error(use_awaitable, ec));
+    if (!ec) trace_body_ = std::move(chunked->get().body());
+  }
   const bool timed_out = dog_->expired();
   dog_->Disarm();
   if (ec == h::error::body_limit) {
@@ -307,8 +328,11 @@ awaitable<void> Session::HandleTraces(Route route) {
     client_.Close();
     co_return;
   }
-  auto& req = parser.get();
-  const std::string& body = req.body();
+  // The header (with method, target and fields) is in whichever parser read it.
+  const h::request_header<>& req =
+      chunked ? static_cast<const h::request_header<>&>(chunked->get())
+              : static_cast<const h::request_header<>&>(header_->get());
+  const std::string& body = trace_body_;
   m.bytes_in[static_cast<size_t>(route)]->Inc(body.size());
 
   plugin::TraceRequest tr;
@@ -343,6 +367,8 @@ awaitable<void> Session::HandleTraces(Route route) {
         std::chrono::duration<double>(r.latency).count());
   }
   server_.chain_.AfterForward(result, tr, r.outcome, &scratch_);
+  // Keep a small body buffer for the next request of this connection; give big ones back.
+  if (trace_body_.capacity() > kKeptBodyCapacity) std::string().swap(trace_body_);
   if (r.outcome.kind != Kind::kAnswered) {
     co_await ReplyUpstreamFailure(route, r);
     co_return;
