@@ -1,0 +1,1056 @@
+// The RocksDB ledger. Every change is one WriteBatch that also rewrites the persisted counters
+// (LedgerState), so the database is consistent after any crash. Writers are serialised by one
+// mutex; concurrent Commit calls are grouped (one leader writes the whole group in one batch and
+// one fsync, like RocksDB's own group commit, but with the seen-set check inside the critical
+// section so a key is enqueued exactly once). Readers (Seen, PeekOutbox, GetStats) take no
+// writer lock. After a storage error the ledger reports unhealthy and retries the storage
+// (RocksDB Resume(), else close and reopen) at most once per sync_interval.
+
+#include "dedup/rocks_ledger.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "dedup/ledger_metrics.h"
+#include "dedup/record.h"
+#include "dedup/rocks_ledger_testing.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/table_properties_collectors.h"
+#include "rocksdb/write_batch.h"
+
+namespace llmobs_edge::dedup {
+namespace {
+
+enum Cf : size_t { kMeta = 0, kSeen = 1, kOutbox = 2, kDeadLetters = 3, kCfCount = 4 };
+constexpr const char* kCfNames[kCfCount] = {"default", "seen", "outbox", "dead_letters"};
+
+// Commit calls merged into one write at most (the rest wait for the next round).
+constexpr size_t kMaxGroupRequests = 64;
+// GetStats looks this far past corrupt records for the oldest readable one.
+constexpr int kMaxStatsProbe = 16;
+
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+absl::StatusCode CodeOf(const rocksdb::Status& s) {
+  if (s.IsCorruption()) return absl::StatusCode::kDataLoss;
+  if (s.IsIOError() || s.IsBusy() || s.IsTryAgain() || s.IsTimedOut() || s.IsIncomplete() ||
+      s.IsShutdownInProgress() || s.IsAborted()) {
+    return absl::StatusCode::kUnavailable;
+  }
+  if (s.IsInvalidArgument() || s.IsNotSupported()) return absl::StatusCode::kFailedPrecondition;
+  return absl::StatusCode::kInternal;
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  return absl::Status(CodeOf(s), absl::StrCat(what, ": ", s.ToString()));
+}
+
+// Drops seen marks whose expiry has passed. One instance per compaction, with the time read
+// once when the compaction starts.
+class SeenTtlFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit SeenTtlFilter(int64_t now_unix_ms) : now_unix_ms_(now_unix_ms) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    return !record::SeenInForce(View(value), now_unix_ms_);
+  }
+  const char* Name() const override { return "llmobs_edge.SeenTtlFilter"; }
+
+ private:
+  const int64_t now_unix_ms_;
+};
+
+class SeenTtlFilterFactory final : public rocksdb::CompactionFilterFactory {
+ public:
+  explicit SeenTtlFilterFactory(const plugin::Clock* clock) : clock_(clock) {}
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& /*context*/) override {
+    return std::make_unique<SeenTtlFilter>(absl::ToUnixMillis(clock_->Now()));
+  }
+  const char* Name() const override { return "llmobs_edge.SeenTtlFilterFactory"; }
+
+ private:
+  const plugin::Clock* const clock_;
+};
+
+struct Append {
+  uint64_t seq;
+  std::string value;
+};
+
+std::vector<uint64_t> SortedUnique(absl::Span<const uint64_t> seqs) {
+  std::vector<uint64_t> v(seqs.begin(), seqs.end());
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+void AtomicMax(std::atomic<uint64_t>& a, uint64_t v) {
+  uint64_t cur = a.load();
+  while (cur < v && !a.compare_exchange_weak(cur, v)) {
+  }
+}
+
+uint64_t Sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+class RocksLedger final : public Ledger {
+ public:
+  RocksLedger(const RocksLedgerOptions& options, const plugin::Clock* clock,
+              telemetry::Registry* metrics, rocksdb::Env* env);
+  ~RocksLedger() override;
+
+  // Opens the database, loads the counters and starts the maintenance thread.
+  absl::Status Start();
+
+  absl::StatusOr<CommitResult> Commit(absl::Span<const PendingEvent> events) override;
+  absl::StatusOr<bool> Seen(const EventKey& key) override;
+  absl::StatusOr<std::vector<OutboxRecord>> PeekOutbox(size_t max_records,
+                                                       size_t max_bytes) override;
+  absl::Status Ack(absl::Span<const uint64_t> seqs) override;
+  absl::Status DeadLetter(absl::Span<const uint64_t> seqs, std::string_view reason) override;
+  absl::Status RecordAttempt(absl::Span<const uint64_t> seqs) override;
+  absl::StatusOr<size_t> RequeueDeadLetters() override;
+  Stats GetStats() override;
+  bool healthy() const override { return healthy_.load(); }
+
+  absl::Status CompactAllForTesting();
+  absl::Status PutRawForTesting(std::string_view cf, std::string_view key, std::string_view value);
+  absl::StatusOr<size_t> CountRawForTesting(std::string_view cf);
+
+ private:
+  struct CommitRequest {
+    absl::Span<const PendingEvent> events;
+    absl::StatusOr<CommitResult> result;
+    bool done = false;  // guarded by queue_mu_
+  };
+
+  // --- database handle (db_mu_ exclusive, or write_mu_ + db_mu_ exclusive for reopen) ---
+  absl::Status OpenDbLocked();
+  void CloseDbLocked();
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs_[c]; }
+  absl::StatusOr<size_t> CfIndex(std::string_view name) const;
+
+  // --- writer side (write_mu_ held) ---
+  absl::Status LoadStateLocked();
+  absl::Status PrepareWriteLocked();
+  void MaybeRecoverLocked();
+  // Adds the new counters to `batch`, writes it per the sync policy; on success publishes them.
+  absl::Status WriteLocked(rocksdb::WriteBatch* batch, const record::State& next,
+                           absl::string_view what);
+  // Drops the oldest entries of `c` (those stored, from `head`, then the front of `appends`)
+  // until *bytes <= max_bytes; deletes go to `batch`, dropped appends are removed.
+  absl::Status DropOldestLocked(Cf c, uint64_t head, uint64_t max_bytes, uint64_t* records,
+                                uint64_t* bytes, std::vector<Append>* appends,
+                                rocksdb::WriteBatch* batch, uint64_t* dropped, uint64_t* new_head);
+  void CommitGroup(const std::vector<CommitRequest*>& group);
+  void DeleteCorruptOutbox(const std::vector<uint64_t>& seqs);
+  void ResetEmptyOutboxCounters();
+  void PublishLocked();
+
+  // --- health ---
+  absl::Status Failure(const rocksdb::Status& s, absl::string_view what);
+  void MarkHealthy();
+  void MarkUnhealthy();
+
+  void MaintenanceLoop();
+  int64_t NowMs() const { return absl::ToUnixMillis(clock_->Now()); }
+  std::string Prefix() const { return absl::StrCat("ledger \"", options_.path, "\": "); }
+
+  const RocksLedgerOptions options_;
+  const plugin::Clock* const clock_;
+  LedgerMetrics metrics_;
+  const int64_t ttl_ms_;
+  std::shared_ptr<SeenTtlFilterFactory> filter_factory_;
+  rocksdb::DBOptions db_options_;
+  rocksdb::ColumnFamilyOptions cf_options_[kCfCount];
+  rocksdb::WriteOptions write_options_;
+
+  // Guards db_ and cfs_: shared by readers and by writers' reads, exclusive to open/close.
+  // Writers hold write_mu_ first; db_ changes only under both.
+  mutable std::shared_mutex db_mu_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  std::string last_open_error_;  // write_mu_
+
+  // Serialises every write; guards state_ and the recovery bookkeeping.
+  std::mutex write_mu_;
+  record::State state_;
+  bool recovery_attempted_ = false;
+  std::chrono::steady_clock::time_point last_recovery_{};
+
+  // Lower bounds of the first live outbox / dead-letter seq (seeks skip delete tombstones).
+  std::atomic<uint64_t> outbox_head_{1};
+  std::atomic<uint64_t> dead_letter_head_{1};
+  // Published copies of state_ for GetStats.
+  std::atomic<uint64_t> stat_outbox_records_{0};
+  std::atomic<uint64_t> stat_outbox_bytes_{0};
+  std::atomic<uint64_t> stat_dead_letters_{0};
+  std::atomic<bool> healthy_{true};
+
+  // Group commit.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<CommitRequest*> queue_;
+  bool leader_active_ = false;
+
+  // Maintenance thread: interval fsync, storage retry while unhealthy.
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stopping_ = false;
+  std::thread maintenance_;
+};
+
+RocksLedger::RocksLedger(const RocksLedgerOptions& options, const plugin::Clock* clock,
+                         telemetry::Registry* metrics, rocksdb::Env* env)
+    : options_(options),
+      clock_(clock),
+      metrics_(metrics),
+      ttl_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(options.seen_ttl).count()),
+      filter_factory_(std::make_shared<SeenTtlFilterFactory>(clock)) {
+  db_options_.create_if_missing = true;
+  db_options_.create_missing_column_families = true;
+  if (env != nullptr) db_options_.env = env;
+  // Replay the write-ahead log up to the first torn or corrupt record (the tail a crash leaves).
+  db_options_.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Bounds the log: column families with old data in it are flushed past this size.
+  db_options_.max_total_wal_size = 64ull << 20;
+  db_options_.max_background_jobs = 2;
+  db_options_.keep_log_file_num = 3;
+  db_options_.max_log_file_size = 4ull << 20;
+  db_options_.stats_dump_period_sec = 0;
+  // All memtables together stay under 64 MiB (the edge is a sidecar; the default is 64 MiB per
+  // column family, times two while one flushes).
+  db_options_.db_write_buffer_size = 64ull << 20;
+
+  cf_options_[kMeta].write_buffer_size = 4ull << 20;
+
+  // Seen-set: most lookups miss (every LLM span of every payload is checked), so bloom filters
+  // on tables and memtable; expired marks are dropped by compaction, and every file is
+  // compacted at least once per TTL so that happens even without write pressure.
+  rocksdb::ColumnFamilyOptions& seen = cf_options_[kSeen];
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  seen.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  seen.memtable_prefix_bloom_size_ratio = 0.02;
+  seen.memtable_whole_key_filtering = true;
+  seen.compaction_filter_factory = filter_factory_;
+  seen.periodic_compaction_seconds = static_cast<uint64_t>(std::max<int64_t>(
+      3600, std::chrono::duration_cast<std::chrono::seconds>(options.seen_ttl).count()));
+
+  // Outbox: a queue (append at the tail, delete at the head); compact files full of tombstones.
+  cf_options_[kOutbox].table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/128,
+                                                    /*deletion_trigger=*/64));
+  cf_options_[kDeadLetters].write_buffer_size = 8ull << 20;
+
+  write_options_.sync = options.sync == RocksLedgerOptions::Sync::kPerCommit;
+}
+
+RocksLedger::~RocksLedger() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+  std::lock_guard write_lock(write_mu_);
+  std::unique_lock db_lock(db_mu_);
+  if (db_ != nullptr && options_.sync == RocksLedgerOptions::Sync::kInterval) {
+    db_->SyncWAL().PermitUncheckedError();
+  }
+  CloseDbLocked();
+}
+
+absl::Status RocksLedger::OpenDbLocked() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("ledger.path = \"", options_.path,
+                     "\": cannot create the ledger directory: ", ec.message()));
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], cf_options_[i]);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options_, options_.path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    return absl::Status(CodeOf(s), absl::StrCat("ledger.path = \"", options_.path,
+                                                "\": cannot open the ledger: ", s.ToString()));
+  }
+  db_.reset(raw);
+  cfs_ = std::move(handles);
+  return absl::OkStatus();
+}
+
+void RocksLedger::CloseDbLocked() {
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* h : cfs_) {
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  cfs_.clear();
+  // After a background error Close() reports it again; there is nothing more to do about it.
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+absl::StatusOr<size_t> RocksLedger::CfIndex(std::string_view name) const {
+  for (size_t i = 0; i < kCfCount; ++i) {
+    if (name == kCfNames[i]) return i;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("no column family \"", std::string(name), "\""));
+}
+
+absl::Status RocksLedger::Start() {
+  {
+    std::lock_guard write_lock(write_mu_);
+    std::unique_lock db_lock(db_mu_);
+    if (absl::Status s = OpenDbLocked(); !s.ok()) return s;
+    if (absl::Status s = LoadStateLocked(); !s.ok()) {
+      CloseDbLocked();
+      return absl::Status(s.code(), absl::StrCat("ledger.path = \"", options_.path,
+                                                 "\": cannot open the ledger: ", s.message()));
+    }
+  }
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  return absl::OkStatus();
+}
+
+// Reads the persisted counters; rebuilds them by a scan if they are missing (new database) or
+// corrupt. Either way the sequence numbers are moved past the last stored keys.
+absl::Status RocksLedger::LoadStateLocked() {
+  record::State state;
+  bool rebuild = false;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), record::kStateKey, &value);
+  if (s.ok()) {
+    absl::StatusOr<record::State> decoded = record::DecodeState(value);
+    if (decoded.ok()) {
+      state = *decoded;
+    } else if (decoded.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return decoded.status();
+    } else {
+      rebuild = true;
+    }
+  } else if (s.IsNotFound()) {
+    rebuild = true;
+  } else {
+    return FromRocks(s, "reading the ledger state");
+  }
+
+  struct Scan {
+    uint64_t first = 0, last = 0, records = 0, bytes = 0;
+    bool any = false;
+  };
+  auto scan = [&](Cf c, bool full, Scan* out) -> absl::Status {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+    it->SeekToLast();
+    if (it->Valid()) record::ParseSeqKey(View(it->key()), &out->last);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      uint64_t seq = 0;
+      if (!out->any) {
+        record::ParseSeqKey(View(it->key()), &seq);
+        out->first = seq;
+        out->any = true;
+        if (!full) break;
+      }
+      ++out->records;
+      out->bytes += record::SeqEntryBytes(it->value().size());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning the ledger");
+    return absl::OkStatus();
+  };
+  Scan outbox, dead;
+  if (absl::Status st = scan(kOutbox, rebuild, &outbox); !st.ok()) return st;
+  if (absl::Status st = scan(kDeadLetters, rebuild, &dead); !st.ok()) return st;
+  if (rebuild) {
+    state.outbox_records = outbox.records;
+    state.outbox_bytes = outbox.bytes;
+    state.dead_letter_records = dead.records;
+    state.dead_letter_bytes = dead.bytes;
+  }
+  if (outbox.any) state.next_seq = std::max(state.next_seq, outbox.last + 1);
+  if (dead.any) state.next_dead_letter_seq = std::max(state.next_dead_letter_seq, dead.last + 1);
+  state.next_seq = std::max<uint64_t>(state.next_seq, 1);
+  state.next_dead_letter_seq = std::max<uint64_t>(state.next_dead_letter_seq, 1);
+  state_ = state;
+  outbox_head_.store(outbox.any ? outbox.first : state.next_seq);
+  dead_letter_head_.store(dead.any ? dead.first : state.next_dead_letter_seq);
+  if (rebuild) {
+    rocksdb::WriteBatch batch;
+    rocksdb::Status w = batch.Put(cf(kMeta), record::kStateKey, record::EncodeState(state_));
+    if (w.ok()) w = db_->Write(write_options_, &batch);
+    if (!w.ok()) return FromRocks(w, "writing the ledger state");
+  }
+  PublishLocked();
+  return absl::OkStatus();
+}
+
+void RocksLedger::PublishLocked() {
+  stat_outbox_records_.store(state_.outbox_records);
+  stat_outbox_bytes_.store(state_.outbox_bytes);
+  stat_dead_letters_.store(state_.dead_letter_records);
+  metrics_.outbox_records.Set(static_cast<int64_t>(state_.outbox_records));
+  metrics_.outbox_bytes.Set(static_cast<int64_t>(state_.outbox_bytes));
+  metrics_.dead_letters.Set(static_cast<int64_t>(state_.dead_letter_records));
+  metrics_.dead_letter_bytes.Set(static_cast<int64_t>(state_.dead_letter_bytes));
+}
+
+absl::Status RocksLedger::Failure(const rocksdb::Status& s, absl::string_view what) {
+  metrics_.disk_errors.Inc();
+  MarkUnhealthy();
+  return absl::Status(CodeOf(s), absl::StrCat(Prefix(), what, ": ", s.ToString()));
+}
+
+void RocksLedger::MarkHealthy() {
+  healthy_.store(true);
+  metrics_.healthy.Set(1);
+}
+
+void RocksLedger::MarkUnhealthy() {
+  healthy_.store(false);
+  metrics_.healthy.Set(0);
+}
+
+// While unhealthy: at most once per sync_interval, ask RocksDB to resume; if it cannot (a failed
+// log write is fatal to a RocksDB instance), close and reopen the database, which replays the
+// log. The ledger turns healthy only when a write then succeeds.
+void RocksLedger::MaybeRecoverLocked() {
+  const auto now = clock_->Steady();
+  if (recovery_attempted_ && now - last_recovery_ < options_.sync_interval) return;
+  recovery_attempted_ = true;
+  last_recovery_ = now;
+  if (db_ != nullptr) {
+    rocksdb::Status s = db_->Resume();
+    if (s.ok() || s.IsBusy()) return;  // Busy: RocksDB's own recovery is under way
+  }
+  std::unique_lock db_lock(db_mu_);
+  CloseDbLocked();
+  absl::Status s = OpenDbLocked();
+  if (s.ok()) {
+    s = LoadStateLocked();
+    if (!s.ok()) CloseDbLocked();
+  }
+  if (!s.ok()) {
+    metrics_.disk_errors.Inc();
+    last_open_error_ = std::string(s.message());
+  }
+}
+
+absl::Status RocksLedger::PrepareWriteLocked() {
+  if (!healthy_.load()) MaybeRecoverLocked();
+  if (db_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(Prefix(), "storage unavailable, retried every ",
+                                               options_.sync_interval.count(),
+                                               " ms; last error: ", last_open_error_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksLedger::WriteLocked(rocksdb::WriteBatch* batch, const record::State& next,
+                                      absl::string_view what) {
+  rocksdb::Status s = batch->Put(cf(kMeta), record::kStateKey, record::EncodeState(next));
+  if (s.ok()) s = db_->Write(write_options_, batch);
+  if (!s.ok()) return Failure(s, what);
+  state_ = next;
+  PublishLocked();
+  recovery_attempted_ = false;
+  MarkHealthy();
+  return absl::OkStatus();
+}
+
+absl::Status RocksLedger::DropOldestLocked(Cf c, uint64_t head, uint64_t max_bytes,
+                                           uint64_t* records, uint64_t* bytes,
+                                           std::vector<Append>* appends, rocksdb::WriteBatch* batch,
+                                           uint64_t* dropped, uint64_t* new_head) {
+  if (*bytes <= max_bytes) return absl::OkStatus();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+  for (it->Seek(record::SeqKey(head)); it->Valid() && *bytes > max_bytes; it->Next()) {
+    uint64_t seq = 0;
+    record::ParseSeqKey(View(it->key()), &seq);
+    rocksdb::Status s = batch->Delete(cf(c), it->key());
+    if (!s.ok()) return Failure(s, "dropping the oldest records");
+    *bytes = Sub(*bytes, record::SeqEntryBytes(it->value().size()));
+    *records = Sub(*records, 1);
+    ++*dropped;
+    *new_head = std::max(*new_head, seq + 1);
+  }
+  if (!it->status().ok()) return Failure(it->status(), "reading the oldest records");
+  size_t n = 0;
+  while (*bytes > max_bytes && n < appends->size()) {
+    const Append& a = (*appends)[n++];
+    *bytes = Sub(*bytes, record::SeqEntryBytes(a.value.size()));
+    *records = Sub(*records, 1);
+    ++*dropped;
+    *new_head = std::max(*new_head, a.seq + 1);
+  }
+  appends->erase(appends->begin(), appends->begin() + static_cast<ptrdiff_t>(n));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommitResult> RocksLedger::Commit(absl::Span<const PendingEvent> events) {
+  if (events.empty()) return CommitResult{};
+  const auto start = clock_->Steady();
+  CommitRequest request;
+  request.events = events;
+  {
+    std::unique_lock lock(queue_mu_);
+    queue_.push_back(&request);
+    while (!request.done) {
+      queue_cv_.wait(lock, [&] { return request.done || !leader_active_; });
+      if (request.done) break;
+      // Lead: write the oldest waiting requests (ours among them unless the queue is long).
+      leader_active_ = true;
+      std::vector<CommitRequest*> group;
+      while (!queue_.empty() && group.size() < kMaxGroupRequests) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      lock.unlock();
+      CommitGroup(group);
+      lock.lock();
+      for (CommitRequest* r : group) r->done = true;
+      leader_active_ = false;
+      queue_cv_.notify_all();
+    }
+  }
+  if (request.result.ok()) {
+    metrics_.commits.Inc();
+    metrics_.enqueued.Inc(request.result->enqueued);
+    metrics_.already_seen.Inc(request.result->already_seen);
+  } else {
+    metrics_.commit_errors.Inc();
+    metrics_.commit_failed_events.Inc(events.size());
+  }
+  metrics_.commit_seconds.Observe(std::chrono::duration<double>(clock_->Steady() - start).count());
+  return std::move(request.result);
+}
+
+void RocksLedger::CommitGroup(const std::vector<CommitRequest*>& group) {
+  std::lock_guard write_lock(write_mu_);
+  auto fail_all = [&](const absl::Status& s) {
+    for (CommitRequest* r : group) r->result = s;
+  };
+  if (absl::Status s = PrepareWriteLocked(); !s.ok()) return fail_all(s);
+
+  // The distinct seen keys of the group, looked up in one MultiGet.
+  size_t total = 0;
+  for (const CommitRequest* r : group) total += r->events.size();
+  std::vector<std::string> keys;
+  keys.reserve(total);  // no reallocation: `index` holds views into these strings
+  absl::flat_hash_map<std::string_view, size_t> index;
+  std::vector<size_t> slot;
+  slot.reserve(total);
+  for (const CommitRequest* r : group) {
+    for (const PendingEvent& e : r->events) {
+      std::string key = record::SeenKey(e.key);
+      auto it = index.find(key);
+      if (it == index.end()) {
+        keys.push_back(std::move(key));
+        it = index.emplace(keys.back(), keys.size() - 1).first;
+      }
+      slot.push_back(it->second);
+    }
+  }
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles(keys.size(), cf(kSeen));
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> statuses =
+      db_->MultiGet(rocksdb::ReadOptions(), handles, slices, &values);
+
+  const int64_t now = NowMs();
+  const int64_t expires = now + ttl_ms_;
+  std::vector<bool> seen(keys.size(), false);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].ok()) {
+      int64_t at = 0;
+      if (!record::ParseSeenValue(values[i], &at)) metrics_.corrupt_seen.Inc();
+      seen[i] = record::SeenInForce(values[i], now);
+    } else if (!statuses[i].IsNotFound()) {
+      return fail_all(Failure(statuses[i], "reading the seen-set"));
+    }
+  }
+
+  record::State next = state_;
+  rocksdb::WriteBatch batch;
+  std::vector<Append> appends;
+  std::vector<CommitResult> results(group.size());
+  size_t e = 0;
+  for (size_t g = 0; g < group.size(); ++g) {
+    for (const PendingEvent& event : group[g]->events) {
+      const size_t k = slot[e++];
+      if (seen[k]) {
+        ++results[g].already_seen;
+        continue;
+      }
+      seen[k] = true;
+      ++results[g].enqueued;
+      rocksdb::Status s = batch.Put(cf(kSeen), keys[k], record::SeenValue(expires));
+      if (!s.ok()) return fail_all(Failure(s, "building the commit"));
+      Append a{next.next_seq++, record::EncodeOutbox(event.key, event.event_json, now, 0)};
+      ++next.outbox_records;
+      next.outbox_bytes += record::SeqEntryBytes(a.value.size());
+      appends.push_back(std::move(a));
+    }
+  }
+  if (!appends.empty()) {
+    uint64_t dropped = 0;
+    uint64_t new_head = 0;
+    absl::Status s = DropOldestLocked(kOutbox, outbox_head_.load(), options_.max_outbox_bytes,
+                                      &next.outbox_records, &next.outbox_bytes, &appends, &batch,
+                                      &dropped, &new_head);
+    if (!s.ok()) return fail_all(s);
+    for (const Append& a : appends) {
+      rocksdb::Status put = batch.Put(cf(kOutbox), record::SeqKey(a.seq), a.value);
+      if (!put.ok()) return fail_all(Failure(put, "building the commit"));
+    }
+    if (s = WriteLocked(&batch, next, "committing rescued events"); !s.ok()) return fail_all(s);
+    AtomicMax(outbox_head_, new_head);
+    metrics_.outbox_dropped.Inc(dropped);
+  }
+  for (size_t g = 0; g < group.size(); ++g) group[g]->result = results[g];
+}
+
+absl::StatusOr<bool> RocksLedger::Seen(const EventKey& key) {
+  std::shared_lock lock(db_mu_);
+  if (db_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(Prefix(), "storage unavailable"));
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kSeen), record::SeenKey(key), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return Failure(s, "reading the seen-set");
+  int64_t expires = 0;
+  if (!record::ParseSeenValue(value, &expires)) {
+    metrics_.corrupt_seen.Inc();
+    return false;
+  }
+  return expires > NowMs();
+}
+
+absl::StatusOr<std::vector<OutboxRecord>> RocksLedger::PeekOutbox(size_t max_records,
+                                                                  size_t max_bytes) {
+  std::vector<OutboxRecord> out;
+  std::vector<uint64_t> corrupt;
+  bool empty = false;
+  {
+    std::shared_lock lock(db_mu_);
+    if (db_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat(Prefix(), "storage unavailable"));
+    }
+    if (max_records == 0) return out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kOutbox)));
+    size_t bytes = 0;
+    bool first = true;
+    it->Seek(record::SeqKey(outbox_head_.load()));
+    empty = !it->Valid();
+    for (; it->Valid() && out.size() < max_records; it->Next()) {
+      uint64_t seq = 0;
+      if (!record::ParseSeqKey(View(it->key()), &seq)) continue;
+      if (first) {
+        // Nothing below `seq` exists in this snapshot, and sequence numbers only grow.
+        AtomicMax(outbox_head_, seq);
+        first = false;
+      }
+      absl::StatusOr<OutboxRecord> r = record::DecodeOutbox(seq, View(it->value()));
+      if (!r.ok()) {
+        corrupt.push_back(seq);
+        continue;
+      }
+      if (!out.empty() && bytes + r->event_json.size() > max_bytes) break;
+      bytes += r->event_json.size();
+      out.push_back(*std::move(r));
+    }
+    if (!it->status().ok()) return Failure(it->status(), "reading the outbox");
+  }
+  if (!corrupt.empty()) DeleteCorruptOutbox(corrupt);
+  if (empty && (stat_outbox_records_.load() != 0 || stat_outbox_bytes_.load() != 0)) {
+    ResetEmptyOutboxCounters();
+  }
+  return out;
+}
+
+// Deletes the records that still fail to decode (counted once each, under the writer lock).
+void RocksLedger::DeleteCorruptOutbox(const std::vector<uint64_t>& seqs) {
+  std::lock_guard write_lock(write_mu_);
+  if (!PrepareWriteLocked().ok()) return;
+  record::State next = state_;
+  rocksdb::WriteBatch batch;
+  uint64_t deleted = 0;
+  for (uint64_t seq : seqs) {
+    std::string value;
+    const std::string key = record::SeqKey(seq);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kOutbox), key, &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) {
+      Failure(s, "reading a corrupt outbox record").IgnoreError();
+      return;
+    }
+    if (record::DecodeOutbox(seq, value).ok()) continue;
+    if (!batch.Delete(cf(kOutbox), key).ok()) return;
+    next.outbox_records = Sub(next.outbox_records, 1);
+    next.outbox_bytes = Sub(next.outbox_bytes, record::SeqEntryBytes(value.size()));
+    ++deleted;
+  }
+  if (deleted == 0) return;
+  if (WriteLocked(&batch, next, "deleting corrupt outbox records").ok()) {
+    metrics_.corrupt_outbox.Inc(deleted);
+  }
+}
+
+// The counters disagree with an empty outbox (records were corrupted from outside): reset them.
+void RocksLedger::ResetEmptyOutboxCounters() {
+  std::lock_guard write_lock(write_mu_);
+  if (!PrepareWriteLocked().ok()) return;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kOutbox)));
+  it->Seek(record::SeqKey(outbox_head_.load()));
+  if (it->Valid() || !it->status().ok()) return;
+  record::State next = state_;
+  next.outbox_records = 0;
+  next.outbox_bytes = 0;
+  rocksdb::WriteBatch batch;
+  WriteLocked(&batch, next, "resetting the outbox counters").IgnoreError();
+}
+
+absl::Status RocksLedger::Ack(absl::Span<const uint64_t> seqs) {
+  std::lock_guard write_lock(write_mu_);
+  if (absl::Status s = PrepareWriteLocked(); !s.ok()) return s;
+  const std::vector<uint64_t> unique = SortedUnique(seqs);
+  record::State next = state_;
+  rocksdb::WriteBatch batch;
+  uint64_t acked = 0;
+  for (uint64_t seq : unique) {
+    const std::string key = record::SeqKey(seq);
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kOutbox), key, &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return Failure(s, "reading acknowledged records");
+    if (s = batch.Delete(cf(kOutbox), key); !s.ok()) return Failure(s, "building the ack");
+    next.outbox_records = Sub(next.outbox_records, 1);
+    next.outbox_bytes = Sub(next.outbox_bytes, record::SeqEntryBytes(value.size()));
+    ++acked;
+  }
+  if (acked == 0) return absl::OkStatus();
+  if (absl::Status s = WriteLocked(&batch, next, "deleting acknowledged records"); !s.ok()) {
+    return s;
+  }
+  metrics_.acked.Inc(acked);
+  return absl::OkStatus();
+}
+
+absl::Status RocksLedger::DeadLetter(absl::Span<const uint64_t> seqs, std::string_view reason) {
+  std::lock_guard write_lock(write_mu_);
+  if (absl::Status s = PrepareWriteLocked(); !s.ok()) return s;
+  const std::vector<uint64_t> unique = SortedUnique(seqs);
+  const int64_t now = NowMs();
+  record::State next = state_;
+  rocksdb::WriteBatch batch;
+  std::vector<Append> appends;
+  uint64_t corrupt = 0;
+  bool changed = false;
+  for (uint64_t seq : unique) {
+    const std::string key = record::SeqKey(seq);
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kOutbox), key, &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return Failure(s, "reading records to dead-letter");
+    if (s = batch.Delete(cf(kOutbox), key); !s.ok()) return Failure(s, "building the move");
+    changed = true;
+    next.outbox_records = Sub(next.outbox_records, 1);
+    next.outbox_bytes = Sub(next.outbox_bytes, record::SeqEntryBytes(value.size()));
+    absl::StatusOr<OutboxRecord> r = record::DecodeOutbox(seq, value);
+    if (!r.ok()) {
+      ++corrupt;
+      continue;
+    }
+    Append a{next.next_dead_letter_seq++, record::EncodeDeadLetter(*r, reason, now)};
+    ++next.dead_letter_records;
+    next.dead_letter_bytes += record::SeqEntryBytes(a.value.size());
+    appends.push_back(std::move(a));
+  }
+  if (!changed) return absl::OkStatus();
+  const uint64_t moved = appends.size();
+  uint64_t dropped = 0;
+  uint64_t new_head = 0;
+  if (absl::Status s =
+          DropOldestLocked(kDeadLetters, dead_letter_head_.load(), options_.max_dead_letter_bytes,
+                           &next.dead_letter_records, &next.dead_letter_bytes, &appends, &batch,
+                           &dropped, &new_head);
+      !s.ok()) {
+    return s;
+  }
+  for (const Append& a : appends) {
+    if (rocksdb::Status s = batch.Put(cf(kDeadLetters), record::SeqKey(a.seq), a.value); !s.ok()) {
+      return Failure(s, "building the move");
+    }
+  }
+  if (absl::Status s = WriteLocked(&batch, next, "moving records to the dead letters"); !s.ok()) {
+    return s;
+  }
+  AtomicMax(dead_letter_head_, new_head);
+  metrics_.dead_lettered.Inc(moved);
+  metrics_.dead_letters_dropped.Inc(dropped);
+  metrics_.corrupt_outbox.Inc(corrupt);
+  return absl::OkStatus();
+}
+
+absl::Status RocksLedger::RecordAttempt(absl::Span<const uint64_t> seqs) {
+  std::lock_guard write_lock(write_mu_);
+  if (absl::Status s = PrepareWriteLocked(); !s.ok()) return s;
+  const std::vector<uint64_t> unique = SortedUnique(seqs);
+  record::State next = state_;
+  rocksdb::WriteBatch batch;
+  uint64_t corrupt = 0;
+  bool changed = false;
+  for (uint64_t seq : unique) {
+    const std::string key = record::SeqKey(seq);
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kOutbox), key, &value);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return Failure(s, "reading records to update");
+    changed = true;
+    next.outbox_bytes = Sub(next.outbox_bytes, record::SeqEntryBytes(value.size()));
+    absl::StatusOr<OutboxRecord> r = record::DecodeOutbox(seq, value);
+    if (!r.ok()) {
+      next.outbox_records = Sub(next.outbox_records, 1);
+      ++corrupt;
+      if (s = batch.Delete(cf(kOutbox), key); !s.ok()) return Failure(s, "building the update");
+      continue;
+    }
+    std::string updated =
+        record::EncodeOutbox(r->key, r->event_json, r->enqueued_unix_ms, r->attempts + 1);
+    next.outbox_bytes += record::SeqEntryBytes(updated.size());
+    if (s = batch.Put(cf(kOutbox), key, updated); !s.ok()) {
+      return Failure(s, "building the update");
+    }
+  }
+  if (!changed) return absl::OkStatus();
+  if (absl::Status s = WriteLocked(&batch, next, "recording delivery attempts"); !s.ok()) return s;
+  metrics_.corrupt_outbox.Inc(corrupt);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> RocksLedger::RequeueDeadLetters() {
+  std::lock_guard write_lock(write_mu_);
+  if (absl::Status s = PrepareWriteLocked(); !s.ok()) return s;
+  const int64_t now = NowMs();
+  record::State next = state_;
+  rocksdb::WriteBatch batch;
+  std::vector<Append> appends;
+  uint64_t corrupt = 0;
+  bool changed = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kDeadLetters)));
+  for (it->Seek(record::SeqKey(dead_letter_head_.load())); it->Valid(); it->Next()) {
+    changed = true;
+    if (rocksdb::Status s = batch.Delete(cf(kDeadLetters), it->key()); !s.ok()) {
+      return Failure(s, "building the requeue");
+    }
+    uint64_t seq = 0;
+    record::ParseSeqKey(View(it->key()), &seq);
+    absl::StatusOr<record::DeadLetter> d = record::DecodeDeadLetter(seq, View(it->value()));
+    if (!d.ok()) {
+      ++corrupt;
+      continue;
+    }
+    Append a{next.next_seq++, record::EncodeOutbox(d->record.key, d->record.event_json, now, 0)};
+    ++next.outbox_records;
+    next.outbox_bytes += record::SeqEntryBytes(a.value.size());
+    appends.push_back(std::move(a));
+  }
+  if (!it->status().ok()) return Failure(it->status(), "reading the dead letters");
+  it.reset();
+  if (!changed) return 0;
+  next.dead_letter_records = 0;
+  next.dead_letter_bytes = 0;
+  const size_t moved = appends.size();
+  uint64_t dropped = 0;
+  uint64_t new_head = 0;
+  if (absl::Status s = DropOldestLocked(kOutbox, outbox_head_.load(), options_.max_outbox_bytes,
+                                        &next.outbox_records, &next.outbox_bytes, &appends, &batch,
+                                        &dropped, &new_head);
+      !s.ok()) {
+    return s;
+  }
+  for (const Append& a : appends) {
+    if (rocksdb::Status s = batch.Put(cf(kOutbox), record::SeqKey(a.seq), a.value); !s.ok()) {
+      return Failure(s, "building the requeue");
+    }
+  }
+  if (absl::Status s = WriteLocked(&batch, next, "requeueing dead letters"); !s.ok()) return s;
+  dead_letter_head_.store(next.next_dead_letter_seq);
+  AtomicMax(outbox_head_, new_head);
+  metrics_.requeued.Inc(moved);
+  metrics_.outbox_dropped.Inc(dropped);
+  metrics_.corrupt_dead_letters.Inc(corrupt);
+  return moved;
+}
+
+Ledger::Stats RocksLedger::GetStats() {
+  Stats stats;
+  stats.outbox_records = stat_outbox_records_.load();
+  stats.outbox_bytes = stat_outbox_bytes_.load();
+  stats.dead_letters = stat_dead_letters_.load();
+  std::shared_lock lock(db_mu_);
+  if (db_ == nullptr) return stats;
+  uint64_t keys = 0;
+  if (db_->GetIntProperty(cf(kSeen), rocksdb::DB::Properties::kEstimateNumKeys, &keys)) {
+    stats.seen_keys_estimate = keys;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kOutbox)));
+  int probed = 0;
+  for (it->Seek(record::SeqKey(outbox_head_.load())); it->Valid() && probed < kMaxStatsProbe;
+       it->Next(), ++probed) {
+    uint64_t seq = 0;
+    record::ParseSeqKey(View(it->key()), &seq);
+    absl::StatusOr<OutboxRecord> r = record::DecodeOutbox(seq, View(it->value()));
+    if (r.ok()) {
+      stats.oldest_enqueued_unix_ms = r->enqueued_unix_ms;
+      break;
+    }
+  }
+  return stats;
+}
+
+void RocksLedger::MaintenanceLoop() {
+  std::unique_lock lock(maintenance_mu_);
+  while (!stopping_) {
+    maintenance_cv_.wait_for(lock, options_.sync_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    if (options_.sync == RocksLedgerOptions::Sync::kInterval) {
+      std::shared_lock db_lock(db_mu_);
+      if (db_ != nullptr) {
+        if (rocksdb::Status s = db_->SyncWAL(); !s.ok()) {
+          Failure(s, "syncing the write-ahead log").IgnoreError();
+        }
+      }
+    }
+    if (!healthy_.load()) {
+      // Probe: recover if possible, then rewrite the counters (a real, synced write).
+      std::lock_guard write_lock(write_mu_);
+      if (!healthy_.load() && PrepareWriteLocked().ok()) {
+        rocksdb::WriteBatch batch;
+        WriteLocked(&batch, state_, "probing the storage").IgnoreError();
+      }
+    }
+    lock.lock();
+  }
+}
+
+absl::Status RocksLedger::CompactAllForTesting() {
+  std::shared_lock lock(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("no database");
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* h : cfs_) {
+    rocksdb::Status s = db_->CompactRange(options, h, nullptr, nullptr);
+    if (!s.ok()) return FromRocks(s, "compacting");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksLedger::PutRawForTesting(std::string_view cf_name, std::string_view key,
+                                           std::string_view value) {
+  absl::StatusOr<size_t> i = CfIndex(cf_name);
+  if (!i.ok()) return i.status();
+  std::shared_lock lock(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("no database");
+  rocksdb::Status s =
+      db_->Put(rocksdb::WriteOptions(), cfs_[*i], rocksdb::Slice(key.data(), key.size()),
+               rocksdb::Slice(value.data(), value.size()));
+  return s.ok() ? absl::OkStatus() : FromRocks(s, "raw put");
+}
+
+absl::StatusOr<size_t> RocksLedger::CountRawForTesting(std::string_view cf_name) {
+  absl::StatusOr<size_t> i = CfIndex(cf_name);
+  if (!i.ok()) return i.status();
+  std::shared_lock lock(db_mu_);
+  if (db_ == nullptr) return absl::UnavailableError("no database");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[*i]));
+  size_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return FromRocks(it->status(), "raw scan");
+  return n;
+}
+
+absl::StatusOr<std::unique_ptr<Ledger>> Open(const RocksLedgerOptions& options,
+                                             const plugin::Clock* clock,
+                                             telemetry::Registry* metrics, rocksdb::Env* env) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError(
+        "ledger.path: must be set (the directory of the ledger database)");
+  }
+  if (clock == nullptr) return absl::InvalidArgumentError("ledger: no clock");
+  if (options.seen_ttl.count() <= 0) {
+    return absl::InvalidArgumentError("ledger.seen_ttl_hours: must be at least 1");
+  }
+  if (options.sync_interval.count() <= 0) {
+    return absl::InvalidArgumentError("ledger.sync_interval_ms: must be at least 1");
+  }
+  if (options.max_outbox_bytes == 0) {
+    return absl::InvalidArgumentError("ledger.max_outbox_bytes: must be at least 1");
+  }
+  if (options.max_dead_letter_bytes == 0) {
+    return absl::InvalidArgumentError("ledger.max_dead_letter_bytes: must be at least 1");
+  }
+  auto ledger = std::make_unique<RocksLedger>(options, clock, metrics, env);
+  if (absl::Status s = ledger->Start(); !s.ok()) return s;
+  return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+RocksLedger* AsRocks(Ledger& ledger) { return dynamic_cast<RocksLedger*>(&ledger); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Ledger>> OpenRocksLedger(const RocksLedgerOptions& options,
+                                                        const plugin::Clock* clock,
+                                                        telemetry::Registry* metrics) {
+  return Open(options, clock, metrics, nullptr);
+}
+
+namespace testing {
+
+absl::StatusOr<std::unique_ptr<Ledger>> OpenRocksLedgerWithEnv(const RocksLedgerOptions& options,
+                                                               const plugin::Clock* clock,
+                                                               telemetry::Registry* metrics,
+                                                               rocksdb::Env* env) {
+  return Open(options, clock, metrics, env);
+}
+
+absl::Status CompactAll(Ledger& ledger) {
+  RocksLedger* r = AsRocks(ledger);
+  if (r == nullptr) return absl::InvalidArgumentError("not a RocksDB ledger");
+  return r->CompactAllForTesting();
+}
+
+absl::Status PutRaw(Ledger& ledger, std::string_view column_family, std::string_view key,
+                    std::string_view value) {
+  RocksLedger* r = AsRocks(ledger);
+  if (r == nullptr) return absl::InvalidArgumentError("not a RocksDB ledger");
+  return r->PutRawForTesting(column_family, key, value);
+}
+
+absl::StatusOr<size_t> CountRaw(Ledger& ledger, std::string_view column_family) {
+  RocksLedger* r = AsRocks(ledger);
+  if (r == nullptr) return absl::InvalidArgumentError("not a RocksDB ledger");
+  return r->CountRawForTesting(column_family);
+}
+
+}  // namespace testing
+}  // namespace llmobs_edge::dedup
