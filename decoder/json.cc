@@ -11,22 +11,6 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, nothing
-// above U+10FFFF), or 0 if the bytes there are not one.
-size_t Utf8SequenceLength(const uint8_t* p, size_t n) {
-  const uint8_t b0 = p[0];
-  auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xbf) {
-    return i < n && p[i] >= lo && p[i] <= hi;
-  };
-  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
-  if (b0 == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-  if ((b0 >= 0xe1 && b0 <= 0xec) || b0 == 0xee || b0 == 0xef) return cont(1) && cont(2) ? 3 : 0;
-  if (b0 == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
-  if (b0 == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 >= 0xf1 && b0 <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
-}
 
 void AppendBase64(std::string_view s, std::string* out) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
@@ -196,6 +180,21 @@ bool AppendKey(MsgpackCursor& c, std::string* out, const JsonOptions& options, J
 }
 
 }  // namespace
+
+size_t Utf8SequenceLength(const uint8_t* p, size_t n) {
+  const uint8_t b0 = p[0];
+  auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xbf) {
+    return i < n && p[i] >= lo && p[i] <= hi;
+  };
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
+  if (b0 == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((b0 >= 0xe1 && b0 <= 0xec) || b0 == 0xee || b0 == 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (b0 == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (b0 == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (b0 >= 0xf1 && b0 <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (b0 == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
 
 void AppendJsonString(std::string_view s, std::string* out, JsonStats* stats) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());

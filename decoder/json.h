@@ -48,4 +48,9 @@ void AppendJsonString(std::string_view s, std::string* out, JsonStats* stats = n
 // Shortest round-trip text of a double; integral values keep ".0". Non-finite -> "null".
 void AppendJsonDouble(double d, std::string* out, JsonStats* stats = nullptr);
 
+// Length of the well-formed UTF-8 sequence at p (n > 0 bytes available; RFC 3629: no
+// overlongs, no surrogates, nothing above U+10FFFF), or 0 if the bytes there are not one. The
+// transcoder's validity rule, shared with the intake event builder.
+size_t Utf8SequenceLength(const uint8_t* p, size_t n);
+
 }  // namespace llmobs_edge::decoder

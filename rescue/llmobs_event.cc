@@ -33,21 +33,7 @@ bool IsExt(uint8_t t) { return (t >= 0xc7 && t <= 0xc9) || (t >= 0xd4 && t <= 0x
 bool IsUnsigned(uint8_t t) { return t <= 0x7f || (t >= 0xcc && t <= 0xcf); }
 bool IsSigned(uint8_t t) { return t >= 0xe0 || (t >= 0xd0 && t <= 0xd3); }
 
-// Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0 (the transcoder's rule).
-size_t Utf8SequenceLength(const uint8_t* p, size_t n) {
-  const uint8_t b0 = p[0];
-  auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xbf) {
-    return i < n && p[i] >= lo && p[i] <= hi;
-  };
-  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
-  if (b0 == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-  if ((b0 >= 0xe1 && b0 <= 0xec) || b0 == 0xee || b0 == 0xef) return cont(1) && cont(2) ? 3 : 0;
-  if (b0 == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
-  if (b0 == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 >= 0xf1 && b0 <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
-}
+using decoder::Utf8SequenceLength;
 
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
