@@ -20,6 +20,22 @@ Config DefaultConfig() {
   c.mutable_telemetry()->set_port(8138);
   c.mutable_rescue()->set_rescue_without_priority(true);
   c.mutable_logging()->set_level("info");
+  v1::Ledger* ledger = c.mutable_ledger();
+  ledger->set_path("/var/lib/llmobs-edge/ledger");
+  ledger->set_sync("per_commit");
+  ledger->set_sync_interval_ms(1000);
+  ledger->set_seen_ttl_hours(24);
+  ledger->set_max_outbox_bytes(1ull << 30);
+  ledger->set_max_dead_letter_bytes(64ull << 20);
+  v1::Intake* intake = c.mutable_intake();
+  intake->set_mode("agent");
+  intake->set_site("datadoghq.com");
+  intake->set_api_key("");
+  intake->set_url("");
+  intake->set_max_batch_bytes(5ull << 20);
+  intake->set_flush_interval_ms(1000);
+  intake->set_timeout_ms(10000);
+  intake->set_max_backoff_ms(60000);
   return c;
 }
 

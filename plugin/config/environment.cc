@@ -129,6 +129,36 @@ absl::Status ApplyEnvironment(const EnvLookup& lookup, Config* c) {
   LLMOBS_EDGE_APPLY(env.String("DD_LOG_LEVEL", [&](std::string v) {
     c->mutable_logging()->set_level(absl::AsciiStrToLower(v));
   }));
+  v1::Ledger* ledger = c->mutable_ledger();
+  LLMOBS_EDGE_APPLY(
+      env.String("DD_LLMOBS_EDGE_LEDGER_PATH", [&](std::string v) { ledger->set_path(v); }));
+  LLMOBS_EDGE_APPLY(env.String("DD_LLMOBS_EDGE_LEDGER_SYNC", [&](std::string v) {
+    ledger->set_sync(absl::AsciiStrToLower(v));
+  }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_LEDGER_SYNC_INTERVAL_MS", kU32,
+                             [&](uint64_t v) { ledger->set_sync_interval_ms(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_LEDGER_SEEN_TTL_HOURS", kU32,
+                             [&](uint64_t v) { ledger->set_seen_ttl_hours(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_LEDGER_MAX_OUTBOX_BYTES", UINT64_MAX,
+                             [&](uint64_t v) { ledger->set_max_outbox_bytes(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_LEDGER_MAX_DEAD_LETTER_BYTES", UINT64_MAX,
+                             [&](uint64_t v) { ledger->set_max_dead_letter_bytes(v); }));
+  v1::Intake* intake = c->mutable_intake();
+  LLMOBS_EDGE_APPLY(env.Bool("DD_LLMOBS_AGENTLESS_ENABLED", [&](bool v) {
+    intake->set_mode(v ? "agentless" : "agent");
+  }));
+  LLMOBS_EDGE_APPLY(env.String("DD_SITE", [&](std::string v) { intake->set_site(v); }));
+  LLMOBS_EDGE_APPLY(env.String("DD_API_KEY", [&](std::string v) { intake->set_api_key(v); }));
+  LLMOBS_EDGE_APPLY(
+      env.String("DD_LLMOBS_EDGE_INTAKE_URL", [&](std::string v) { intake->set_url(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_INTAKE_MAX_BATCH_BYTES", UINT64_MAX,
+                             [&](uint64_t v) { intake->set_max_batch_bytes(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_INTAKE_FLUSH_INTERVAL_MS", kU32,
+                             [&](uint64_t v) { intake->set_flush_interval_ms(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_INTAKE_TIMEOUT_MS", kU32,
+                             [&](uint64_t v) { intake->set_timeout_ms(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_INTAKE_MAX_BACKOFF_MS", kU32,
+                             [&](uint64_t v) { intake->set_max_backoff_ms(v); }));
 #undef LLMOBS_EDGE_APPLY
   return absl::OkStatus();
 }

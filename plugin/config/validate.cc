@@ -80,6 +80,40 @@ absl::Status Validate(const Config& c) {
                "a port other than ingest.port on the same host");
   }
 
+  const v1::Ledger& ledger = c.ledger();
+  if (ledger.path().empty()) return Bad("ledger.path", "", "a directory for the ledger");
+  if (ledger.sync() != "per_commit" && ledger.sync() != "interval" && ledger.sync() != "none") {
+    return Bad("ledger.sync", ledger.sync(), "per_commit, interval or none");
+  }
+  if (ledger.sync_interval_ms() == 0) return Bad("ledger.sync_interval_ms", "0", "at least 1");
+  if (ledger.seen_ttl_hours() == 0) return Bad("ledger.seen_ttl_hours", "0", "at least 1");
+  if (ledger.max_outbox_bytes() < (1u << 20)) {
+    return Bad("ledger.max_outbox_bytes", std::to_string(ledger.max_outbox_bytes()),
+               "at least 1048576 (1 MiB)");
+  }
+  const v1::Intake& intake = c.intake();
+  if (intake.mode() != "agent" && intake.mode() != "agentless") {
+    return Bad("intake.mode", intake.mode(), "agent or agentless");
+  }
+  if (intake.mode() == "agentless" && intake.api_key().empty()) {
+    return absl::InvalidArgumentError(
+        "intake.api_key: required when intake.mode = \"agentless\" (set DD_API_KEY)");
+  }
+  if (intake.mode() == "agentless" && intake.url().empty() && intake.site().empty()) {
+    return Bad("intake.site", "", "a Datadog site such as datadoghq.com");
+  }
+  if (!intake.url().empty() && !absl::StartsWith(intake.url(), "http://") &&
+      !absl::StartsWith(intake.url(), "https://")) {
+    return Bad("intake.url", intake.url(), "an http:// or https:// URL");
+  }
+  if (intake.max_batch_bytes() < 1024) {
+    return Bad("intake.max_batch_bytes", std::to_string(intake.max_batch_bytes()),
+               "at least 1024");
+  }
+  if (intake.flush_interval_ms() == 0) return Bad("intake.flush_interval_ms", "0", "at least 1");
+  if (intake.timeout_ms() == 0) return Bad("intake.timeout_ms", "0", "at least 1");
+  if (intake.max_backoff_ms() == 0) return Bad("intake.max_backoff_ms", "0", "at least 1");
+
   const std::string& level = c.logging().level();
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
       level != "error" && level != "critical" && level != "off") {

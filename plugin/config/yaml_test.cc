@@ -344,9 +344,11 @@ TEST(ApplyYaml, SuggestsTheProtoNameForCamelCaseOrDashedKeys) {
 
 TEST(ApplyYaml, SuggestsTheSectionOfAMisplacedSetting) {
   EXPECT_EQ(Error("url: http://agent:8126"),
-            "config.yaml:1: unknown setting \"url\"; did you mean \"agent.url\"?");
+            "config.yaml:1: unknown setting \"url\"; did you mean \"agent.url\" or "
+            "\"intake.url\"?");
   EXPECT_EQ(Error("timeout_ms: 5"),
-            "config.yaml:1: unknown setting \"timeout_ms\"; did you mean \"agent.timeout_ms\"?");
+            "config.yaml:1: unknown setting \"timeout_ms\"; did you mean \"agent.timeout_ms\" or "
+            "\"intake.timeout_ms\"?");
   EXPECT_EQ(Error("stages: [rescue]"),
             "config.yaml:1: unknown setting \"stages\"; did you mean \"pipeline.stages\"?");
 }
@@ -672,7 +674,11 @@ TEST(RenderConfigYaml, PrintsAnUnsetOptionalSettingCommentedOut) {
             "#   shutdown_grace_ms: 0\n#   threads: 0\n# agent:\n#   url: \"\"\n"
             "#   timeout_ms: 0\n# telemetry:\n#   host: \"\"\n#   port: 0\n# rescue:\n"
             "#   rescue_without_priority: false\n# logging:\n#   level: \"\"\n# pipeline:\n"
-            "#   stages: []\n");
+            "#   stages: []\n# ledger:\n#   path: \"\"\n#   sync: \"\"\n#   sync_interval_ms: 0\n"
+            "#   seen_ttl_hours: 0\n#   max_outbox_bytes: 0\n#   max_dead_letter_bytes: 0\n"
+            "# intake:\n#   mode: \"\"\n#   site: \"\"\n#   api_key: \"\"\n#   url: \"\"\n"
+            "#   max_batch_bytes: 0\n#   flush_interval_ms: 0\n#   timeout_ms: 0\n"
+            "#   max_backoff_ms: 0\n");
 }
 
 TEST(RenderConfigYaml, DefaultsRoundTrip) {
@@ -722,12 +728,32 @@ TEST(RenderConfigYaml, ConfigWithEveryFieldChangedRoundTrips) {
   c.mutable_pipeline()->add_stages("rescue");
   c.mutable_pipeline()->add_stages("null");
   c.mutable_pipeline()->add_stages("a, b");
+  v1::Ledger* l = c.mutable_ledger();
+  l->set_path("/data/ledger: x");
+  l->set_sync("interval");
+  l->set_sync_interval_ms(7);
+  l->set_seen_ttl_hours(48);
+  l->set_max_outbox_bytes(1ull << 40);
+  l->set_max_dead_letter_bytes(3);
+  v1::Intake* i = c.mutable_intake();
+  i->set_mode("agentless");
+  i->set_site("datadoghq.eu");
+  i->set_api_key("0123456789abcdef");
+  i->set_url("https://intake.example/api/v2/llmobs");
+  i->set_max_batch_bytes(1 << 20);
+  i->set_flush_interval_ms(250);
+  i->set_timeout_ms(3000);
+  i->set_max_backoff_ms(5000);
   ExpectEveryFieldDiffers(c, DefaultConfig(), "");
 
   const std::string yaml = RenderConfigYaml(c);
+  EXPECT_EQ(yaml.find("0123456789abcdef"), std::string::npos) << "the API key must be redacted";
   Config back;
   const absl::Status st = ApplyYaml(yaml, "rendered", &back);
   ASSERT_TRUE(st.ok()) << st << "\n" << yaml;
+  // Everything comes back except the secret, which prints redacted.
+  EXPECT_EQ(back.intake().api_key(), "<redacted>");
+  back.mutable_intake()->set_api_key(c.intake().api_key());
   Same(back, c);
 }
 
