@@ -5,6 +5,9 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -16,6 +19,7 @@
 #include "plugin/inspect_command.h"
 #include "plugin/service.h"
 #include "plugin/stages.h"
+#include "rescue/agent_filters.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -61,6 +65,10 @@ int main(int argc, char** argv) {
   inspect->add_flag("--no-structs", no_structs, "omit the _llmobs structs from the report");
   inspect->add_flag("--keep-without-priority", keep_without_priority,
                     "treat chunks without a sampling priority as kept (default: rescued)");
+  std::string agent_info_path;
+  inspect->add_option("--agent-info", agent_info_path,
+                      "the Agent's GET /info answer (a file), to apply its ignore_resources and "
+                      "filter_tags as the Agent would");
 
   std::string submit_address = "127.0.0.1:8137";
   std::string submit_path;
@@ -78,6 +86,25 @@ int main(int argc, char** argv) {
     inspect_options.pretty = !compact;
     inspect_options.include_structs = !no_structs;
     inspect_options.policy.rescue_without_priority = !keep_without_priority;
+    std::shared_ptr<const llmobs_edge::rescue::AgentFilters> filters;
+    if (!agent_info_path.empty()) {
+      std::ifstream in(Resolve(agent_info_path), std::ios::binary);
+      const std::string info((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!in.good() && !in.eof()) {
+        std::cerr << "--agent-info " << agent_info_path << ": cannot read the file\n";
+        return 2;
+      }
+      std::vector<std::string> warnings;
+      auto parsed = llmobs_edge::rescue::AgentFilters::FromInfo(info, &warnings);
+      if (!parsed.ok()) {
+        std::cerr << "--agent-info " << agent_info_path << ": " << parsed.status().message()
+                  << "\n";
+        return 2;
+      }
+      for (const std::string& w : warnings) std::cerr << "--agent-info: skipped " << w << "\n";
+      filters = *parsed;
+      inspect_options.policy.filters = filters.get();
+    }
     return llmobs_edge::plugin::RunInspect(inspect_path, WorkingDir(), inspect_options, std::cout,
                                            std::cerr);
   }

@@ -71,6 +71,22 @@ TEST(InspectReport, ReportsRealPayloadsWithoutLlmobs) {
   }
 }
 
+TEST(InspectReport, AppliesTheAgentsFiltersFromItsInfo) {
+  auto filters = rescue::AgentFilters::FromInfo(R"({"ignore_resources":["^GET$"]})");
+  ASSERT_TRUE(filters.ok());
+  InspectOptions options;
+  options.policy.filters = filters->get();
+  const std::string body = decoder::testing::RealTracerTracePayloads()[4].body;  // web/request-004
+  const absl::StatusOr<std::string> text = BuildInspectReport(body, options);
+  ASSERT_TRUE(text.ok()) << text.status();
+  const nlohmann::json r = nlohmann::json::parse(*text);
+  std::vector<std::string> reasons;
+  for (const auto& c : r["chunks"]) reasons.push_back(c["reason"]);
+  EXPECT_EQ(reasons, (std::vector<std::string>{"kept", "agent_ignored_resource",
+                                               "agent_ignored_resource", "agent_ignored_resource",
+                                               "kept", "kept", "kept", "agent_ignored_resource"}));
+}
+
 TEST(InspectCommand, BadPayloadExitsOneWithTheDecodersReason) {
   std::ostringstream out, err;
   // A JSON body (telemetry) is not a v0.4 payload.
