@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "decoder/payload.h"
+#include "dedup/ledger.h"
 #include "decoder/reader.h"
 #include "decoder/splice.h"
 #include "plugin/clock.h"
@@ -21,14 +22,20 @@
 #include "plugin/stage.h"
 #include "plugin/telemetry/metrics.h"
 #include "proto/config.pb.h"
+#include "rescue/agent_filters.h"
 
 namespace llmobs_edge::plugin {
 
-// What a stage factory may hand to the stage it builds. Later issues add the ledger and the
-// intake client here.
+// What a stage factory may hand to the stage it builds.
 struct StageDeps {
   const Clock* clock = nullptr;
   telemetry::Registry* metrics = nullptr;
+  // The durable ledger of rescued events (null when no configured stage needs it).
+  dedup::Ledger* ledger = nullptr;
+  // The Agent's current trace filters, learned from its /info (may return null).
+  std::function<std::shared_ptr<const rescue::AgentFilters>()> agent_filters;
+  // Wakes the intake sender after events were enqueued.
+  std::function<void()> on_enqueued;
 };
 
 using StageFactory = std::function<absl::StatusOr<std::unique_ptr<Stage>>(

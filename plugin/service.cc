@@ -1,5 +1,6 @@
 #include "plugin/service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -20,6 +21,7 @@
 #include "plugin/http/telemetry_server.h"
 #include "plugin/http/upstream.h"
 #include "plugin/telemetry/metrics.h"
+#include "dedup/rocks_ledger.h"
 #include "spdlog/spdlog.h"
 
 namespace llmobs_edge::plugin {
@@ -33,6 +35,7 @@ struct Service::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<http::AgentPool> pool;
   std::unique_ptr<http::AgentProbe> probe;
+  std::unique_ptr<dedup::Ledger> ledger;
   std::unique_ptr<StageChain> chain;
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::TelemetryServer> telemetry;
@@ -71,6 +74,25 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
   StageDeps deps;
   deps.clock = &s.clock;
   deps.metrics = &s.metrics;
+  const auto& names = config.pipeline().stages();
+  if (std::find(names.begin(), names.end(), "rescue") != names.end()) {
+    const auto& l = config.ledger();
+    dedup::RocksLedgerOptions lo;
+    lo.path = l.path();
+    lo.sync = l.sync() == "interval" ? dedup::RocksLedgerOptions::Sync::kInterval
+              : l.sync() == "none"   ? dedup::RocksLedgerOptions::Sync::kNone
+                                     : dedup::RocksLedgerOptions::Sync::kPerCommit;
+    lo.sync_interval = std::chrono::milliseconds(l.sync_interval_ms());
+    lo.seen_ttl = std::chrono::hours(l.seen_ttl_hours());
+    lo.max_outbox_bytes = l.max_outbox_bytes();
+    lo.max_dead_letter_bytes = l.max_dead_letter_bytes();
+    auto ledger = dedup::OpenRocksLedger(lo, &s.clock, &s.metrics);
+    if (!ledger.ok()) return ledger.status();
+    s.ledger = *std::move(ledger);
+    deps.ledger = s.ledger.get();
+    http::AgentProbe* probe = s.probe.get();
+    deps.agent_filters = [probe] { return probe->filters(); };
+  }
   auto built = stages.Create(config, deps);
   if (!built.ok()) return built.status();
   decoder::ReaderLimits limits;
@@ -86,6 +108,10 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
   http_options.request_timeout = std::chrono::milliseconds(in.request_timeout_ms());
   http_options.agent_timeout = agent_timeout;
   s.http = std::make_unique<http::HttpServer>(s.ioc, http_options, *s.chain, *s.pool, s.metrics);
+  {
+    http::AgentProbe* probe = s.probe.get();
+    s.http->SetAgentStateObserver([probe](std::string_view state) { probe->NoteAgentState(state); });
+  }
 
   if (!in.grpc_address().empty()) {
     grpc_ingest::IngestServer::Options g;
@@ -106,6 +132,11 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
           }
           if (!self->started.load()) {
             *reason = "starting";
+            return false;
+          }
+          if (self->ledger && !self->ledger->healthy()) {
+            *reason = absl::StrCat("the ledger at ", self->config.ledger().path(),
+                                   " is failing (rescue would fail open)");
             return false;
           }
           if (!self->probe->reachable()) {

@@ -1,6 +1,6 @@
 #pragma once
-// The product's stages by name, for main() to build the configured chain from. Today none is
-// registered (the chain is a pure pass-through); the rescue stage registers here as "rescue".
+// The product's stages by name, for the service to build the configured chain from: "rescue"
+// (rescue/rescue_stage.h), which needs the ledger in StageDeps.
 
 #include "plugin/chain.h"
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -28,17 +29,46 @@ void AgentProbe::Start() {
   asio::co_spawn(asio::make_strand(ioc_), Loop(), asio::detached);
 }
 
-void AgentProbe::Stop() { stopped_.store(true); }
+void AgentProbe::Stop() {
+  stopped_.store(true);
+  std::shared_ptr<asio::steady_timer> timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    timer = timer_;
+  }
+  if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+}
 
 std::shared_ptr<const AgentProbe::Info> AgentProbe::last_info() const {
   std::lock_guard<std::mutex> lock(mu_);
   return info_;
 }
 
+std::shared_ptr<const rescue::AgentFilters> AgentProbe::filters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return filters_;
+}
+
+void AgentProbe::NoteAgentState(std::string_view state) {
+  if (state.empty()) return;
+  std::shared_ptr<asio::steady_timer> timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state == state_ || refresh_.load()) return;
+    refresh_.store(true);
+    timer = timer_;
+  }
+  if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+}
+
 asio::awaitable<void> AgentProbe::Loop() {
   auto ex = co_await asio::this_coro::executor;
   auto dog = Watchdog::Start(ex);
-  asio::steady_timer timer(ex);
+  auto timer = std::make_shared<asio::steady_timer>(ex);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    timer_ = timer;
+  }
   while (!stopped_.load()) {
     OutboundRequest req{h::verb::get, "/info", 11};
     req.set(h::field::host, pool_.address().is_unix ? "localhost" : pool_.address().host);
@@ -62,15 +92,33 @@ asio::awaitable<void> AgentProbe::Loop() {
       info->body = std::move(r.response.body());
       info->agent_version = std::string(r.response["Datadog-Agent-Version"]);
       info->agent_state = std::string(r.response["Datadog-Agent-State"]);
+      std::shared_ptr<const rescue::AgentFilters> filters;
+      if (info->status == 200) {
+        std::vector<std::string> warnings;
+        auto parsed = rescue::AgentFilters::FromInfo(info->body, &warnings);
+        if (parsed.ok()) filters = *parsed;
+        for (const std::string& w : warnings) {
+          spdlog::warn("the Agent's /info has a filter the edge cannot use: {}", w);
+        }
+      }
       std::lock_guard<std::mutex> lock(mu_);
+      const bool changed = info->agent_state != state_;
+      state_ = info->agent_state;
+      if (filters) {
+        if (changed && (!filters_ || filters_->size() != filters->size())) {
+          spdlog::info("learned {} trace filters from the Agent's /info", filters->size());
+        }
+        filters_ = std::move(filters);
+      }
       info_ = std::move(info);
     } else {
       probe_failures_->Inc();
     }
     probed_.store(true);
-    timer.expires_after(ok ? interval_ : std::min(interval_, std::chrono::milliseconds(1000)));
+    refresh_.store(false);
+    timer->expires_after(ok ? interval_ : std::min(interval_, std::chrono::milliseconds(1000)));
     boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   dog->Stop();
 }

@@ -12,8 +12,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "plugin/http/upstream.h"
+#include "rescue/agent_filters.h"
 #include "plugin/telemetry/metrics.h"
 
 namespace llmobs_edge::http {
@@ -39,6 +41,12 @@ class AgentProbe {
   // Whether at least one probe finished (either way).
   bool probed() const { return probed_.load(); }
   std::shared_ptr<const Info> last_info() const;
+  // The Agent's trace filters from the last /info that parsed (null before; empty filters when
+  // the Agent has none). The rescue stage's drop prediction reads them.
+  std::shared_ptr<const rescue::AgentFilters> filters() const;
+  // Any Agent answer carries Datadog-Agent-State (a hash of its /info); when it differs from the
+  // last /info's, the probe asks again now instead of at the next interval.
+  void NoteAgentState(std::string_view state);
 
  private:
   boost::asio::awaitable<void> Loop();
@@ -52,6 +60,10 @@ class AgentProbe {
   std::atomic<bool> stopped_{false};
   mutable std::mutex mu_;
   std::shared_ptr<const Info> info_;
+  std::shared_ptr<const rescue::AgentFilters> filters_;
+  std::string state_;  // Datadog-Agent-State of the last /info
+  std::atomic<bool> refresh_{false};
+  std::shared_ptr<boost::asio::steady_timer> timer_;
   telemetry::Gauge* reachable_gauge_;
   telemetry::Counter* probe_failures_;
 };

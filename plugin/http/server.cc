@@ -367,6 +367,10 @@ awaitable<void> Session::HandleTraces(Route route) {
         std::chrono::duration<double>(r.latency).count());
   }
   server_.chain_.AfterForward(result, tr, r.outcome, &scratch_);
+  if (r.outcome.kind == Kind::kAnswered && server_.agent_state_observer_) {
+    const beast::string_view state = r.response["Datadog-Agent-State"];
+    server_.agent_state_observer_(std::string_view(state.data(), state.size()));
+  }
   // Keep a small body buffer for the next request of this connection; give big ones back.
   if (trace_body_.capacity() > kKeptBodyCapacity) std::string().swap(trace_body_);
   if (r.outcome.kind != Kind::kAnswered) {

@@ -9,6 +9,8 @@
 #include <utility>
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <string_view>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -52,6 +54,11 @@ class HttpServer {
   absl::Status Listen();
   // Starts accepting on the io_context's threads.
   void Start();
+  // Called with the Datadog-Agent-State of every Agent answer to a trace payload (the Agent probe
+  // re-reads /info when it changes). Set before Start().
+  void SetAgentStateObserver(std::function<void(std::string_view)> observer) {
+    agent_state_observer_ = std::move(observer);
+  }
   // Stops accepting and closes idle kept-alive connections; in-flight requests finish, then
   // their connections close.
   void BeginShutdown();
@@ -80,6 +87,7 @@ class HttpServer {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> draining_{false};
   plugin::LogLimiter upstream_log_;
+  std::function<void(std::string_view)> agent_state_observer_;
   std::mutex sessions_mu_;
   std::list<std::weak_ptr<Session>> sessions_;
 };
