@@ -229,6 +229,7 @@ TEST(StageRegistry, BuildsConfiguredStagesInOrder) {
     return absl::StatusOr<std::unique_ptr<Stage>>(std::make_unique<StampStage>("b", &log));
   });
   config::Config c = config::DefaultConfig();
+  c.mutable_pipeline()->clear_stages();
   c.mutable_pipeline()->add_stages("b");
   c.mutable_pipeline()->add_stages("a");
   auto stages = registry.Create(c, StageDeps{});
@@ -244,6 +245,7 @@ TEST(StageRegistry, NamesSettingOfUnknownOrRepeatedStage) {
     return absl::StatusOr<std::unique_ptr<Stage>>(std::make_unique<StampStage>("rescue"));
   });
   config::Config c = config::DefaultConfig();
+  c.mutable_pipeline()->clear_stages();
   c.mutable_pipeline()->add_stages("rescu");
   EXPECT_EQ(registry.Create(c, {}).status().message(),
             "pipeline.stages[0] = \"rescu\": expected one of: rescue");
@@ -260,6 +262,7 @@ TEST(StageRegistry, FactoryErrorNamesTheStageSetting) {
     return absl::StatusOr<std::unique_ptr<Stage>>(absl::FailedPreconditionError("no ledger"));
   });
   config::Config c = config::DefaultConfig();
+  c.mutable_pipeline()->clear_stages();
   c.mutable_pipeline()->add_stages("x");
   EXPECT_EQ(registry.Create(c, {}).status().message(), "pipeline.stages[0] = \"x\": no ledger");
 }

@@ -22,6 +22,9 @@
 #include "plugin/http/upstream.h"
 #include "plugin/telemetry/metrics.h"
 #include "dedup/rocks_ledger.h"
+#include "plugin/intake/agent_evp_transport.h"
+#include "plugin/intake/curl_transport.h"
+#include "plugin/intake/sender.h"
 #include "spdlog/spdlog.h"
 
 namespace llmobs_edge::plugin {
@@ -36,6 +39,8 @@ struct Service::Impl {
   std::unique_ptr<http::AgentPool> pool;
   std::unique_ptr<http::AgentProbe> probe;
   std::unique_ptr<dedup::Ledger> ledger;
+  std::unique_ptr<intake::IntakeTransport> intake_transport;
+  std::unique_ptr<intake::IntakeSender> sender;
   std::unique_ptr<StageChain> chain;
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::TelemetryServer> telemetry;
@@ -90,6 +95,25 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
     if (!ledger.ok()) return ledger.status();
     s.ledger = *std::move(ledger);
     deps.ledger = s.ledger.get();
+
+    // The intake sender delivers the outbox: through the Agent's EVP proxy, or agentless.
+    const auto& in_cfg = config.intake();
+    const std::chrono::milliseconds intake_timeout(in_cfg.timeout_ms());
+    if (in_cfg.mode() == "agentless") {
+      const std::string url =
+          in_cfg.url().empty() ? intake::AgentlessUrl(in_cfg.site()) : in_cfg.url();
+      s.intake_transport = intake::NewCurlTransport(url, in_cfg.api_key(), intake_timeout);
+    } else {
+      s.intake_transport = intake::NewAgentEvpTransport(s.ioc, *s.pool, intake_timeout);
+    }
+    intake::IntakeSender::Options so;
+    so.max_batch_bytes = in_cfg.max_batch_bytes();
+    so.flush_interval = std::chrono::milliseconds(in_cfg.flush_interval_ms());
+    so.max_backoff = std::chrono::milliseconds(in_cfg.max_backoff_ms());
+    s.sender = std::make_unique<intake::IntakeSender>(so, *s.ledger, *s.intake_transport,
+                                                      s.clock, s.metrics);
+    intake::IntakeSender* sender = s.sender.get();
+    deps.on_enqueued = [sender] { sender->Notify(); };
     http::AgentProbe* probe = s.probe.get();
     deps.agent_filters = [probe] { return probe->filters(); };
   }
@@ -165,6 +189,7 @@ absl::Status Service::Start() {
   s.http->Start();
   if (s.telemetry) s.telemetry->Start();
   s.probe->Start();
+  if (s.sender) s.sender->Start();
   unsigned n = s.config.ingest().threads();
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
@@ -184,6 +209,12 @@ absl::Status Service::Start() {
       s.telemetry ? absl::StrCat("http://", s.config.telemetry().host(), ":", telemetry_port())
                   : std::string("off"),
       n, in.max_payload_bytes());
+  if (s.ledger) {
+    const dedup::Ledger::Stats st = s.ledger->GetStats();
+    spdlog::info("ledger {} (sync {}): {} events waiting for the intake; intake via {}",
+                 s.config.ledger().path(), s.config.ledger().sync(), st.outbox_records,
+                 std::string(s.intake_transport->name()));
+  }
   return absl::OkStatus();
 }
 
@@ -204,6 +235,14 @@ void Service::Shutdown() {
     spdlog::warn("shutdown grace period over: closing {} connections",
                  s.http->connections());
   }
+  // Deliver what the outbox holds within what is left of the grace period (the EVP transport
+  // needs the io_context running); the rest stays in the ledger for the next start.
+  if (s.sender) {
+    const auto left = std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
+    s.sender->Drain(left);
+  }
   s.probe->Stop();
   if (s.telemetry) s.telemetry->Stop();
   s.pool->CloseIdle();
@@ -211,6 +250,7 @@ void Service::Shutdown() {
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  s.sender.reset();
   spdlog::info("stopped");
 }
 

@@ -43,6 +43,7 @@ config::Config TestConfig(const std::string& agent_url) {
   c.mutable_telemetry()->set_port(FreePort());
   c.mutable_agent()->set_url(agent_url);
   c.mutable_logging()->set_level("off");
+  c.mutable_ledger()->set_path(testing::TempPath("ledger"));
   return c;
 }
 
@@ -140,6 +141,7 @@ TEST(Service, RefusesToStartNamingTheListenerThatCannotBind) {
 
 TEST(Service, UnknownStageIsAConfigurationError) {
   config::Config c = TestConfig("http://127.0.0.1:1");
+  c.mutable_pipeline()->clear_stages();
   c.mutable_pipeline()->add_stages("nope");
   auto service = Service::Create(c, ProductStages());
   EXPECT_FALSE(service.ok());

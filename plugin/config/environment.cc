@@ -98,8 +98,10 @@ absl::Status ApplyEnvironment(const EnvLookup& lookup, Config* c) {
   if (const char* stages = env.Get("DD_LLMOBS_EDGE_STAGES")) {
     v1::Pipeline* p = c->mutable_pipeline();
     p->clear_stages();
-    for (absl::string_view s : absl::StrSplit(stages, ',', absl::SkipWhitespace())) {
-      p->add_stages(std::string(absl::StripAsciiWhitespace(s)));
+    if (absl::AsciiStrToLower(stages) != "none") {
+      for (absl::string_view s : absl::StrSplit(stages, ',', absl::SkipWhitespace())) {
+        p->add_stages(std::string(absl::StripAsciiWhitespace(s)));
+      }
     }
   }
 

@@ -634,7 +634,7 @@ TEST(RenderConfigYaml, PrintsEveryFieldOfTheDefaultsInProtoOrder) {
   EXPECT_THAT(yaml, HasSubstr("\nagent:\n  url: http://localhost:8126\n  timeout_ms: 10000\n"));
   EXPECT_THAT(yaml, HasSubstr("\nlogging:\n  level: info\n"));
   // A section that is not set prints commented out, with its defaults.
-  EXPECT_THAT(yaml, HasSubstr("\n# pipeline:\n#   stages: []\n"));
+  EXPECT_THAT(yaml, HasSubstr("\npipeline:\n  stages: [rescue]\n"));
 }
 
 TEST(RenderConfigYaml, ExampleFileShowsExactlyTheDefaults) {
@@ -806,6 +806,7 @@ TEST(RenderConfigYaml, StringsThatNeedQuotingRoundTrip) {
                         "a,b"}) {
     Config c = DefaultConfig();
     c.mutable_logging()->set_level(s);
+    c.mutable_pipeline()->clear_stages();
     c.mutable_pipeline()->add_stages(s);
     c.mutable_pipeline()->add_stages("x");
     const std::string yaml = RenderConfigYaml(c);

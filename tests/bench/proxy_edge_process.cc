@@ -152,7 +152,9 @@ std::string EdgeProcess::SpawnOnce(const std::string& binary, const std::string&
        << "  host: \"127.0.0.1\"\n"
        << "  port: " << telemetry_port_ << "\n"
        << "logging:\n"
-       << "  level: warn\n";
+       << "  level: warn\n"
+       << "ledger:\n"
+       << "  path: \"" << socket_path_ << ".ledger\"\n";
   config_text_ = yaml.str();
   {
     std::ofstream f(config_path_, std::ios::binary | std::ios::trunc);

@@ -154,6 +154,7 @@ start_edge() { # dir agent_port
 ingest: {host: 127.0.0.1, port: $EDGE_PORT, socket: "$EDGE_SOCKET", grpc_address: "", shutdown_grace_ms: 2000}
 agent: {url: "http://127.0.0.1:$agent_port"}
 telemetry: {host: 127.0.0.1, port: $EDGE_TELEMETRY_PORT}
+ledger: {path: "$dir/ledger"}
 logging: {level: info}
 EOF
   # A hermetic environment: nothing from the caller's DD_* variables reaches the edge.
