@@ -17,6 +17,7 @@
 #include "plugin/config/config.h"
 #include "plugin/grpc/submit_command.h"
 #include "plugin/inspect_command.h"
+#include "plugin/ledger_command.h"
 #include "plugin/service.h"
 #include "plugin/stages.h"
 #include "rescue/agent_filters.h"
@@ -80,6 +81,15 @@ int main(int argc, char** argv) {
   submit->add_option("--header,-H", submit_headers, "a tracer header to send, 'Name: value'");
   submit->add_option("payload", submit_path, "payload file, or - for stdin")->required();
 
+  llmobs_edge::plugin::LedgerCommandOptions ledger_options;
+  CLI::App* ledger = app.add_subcommand(
+      "ledger", "Inspect the ledger of a stopped edge: stats, dump, requeue-dead-letters");
+  ledger->add_option("action", ledger_options.action, "stats, dump or requeue-dead-letters")
+      ->required();
+  ledger->add_option("--limit", ledger_options.limit, "dump: at most this many records")
+      ->capture_default_str();
+  ledger->add_flag("--events", ledger_options.with_events, "dump: include each envelope");
+
   CLI11_PARSE(app, argc, argv);
 
   if (inspect->parsed()) {
@@ -129,6 +139,9 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     std::cerr << "llmobs-edge: invalid configuration: " << config.status().message() << "\n";
     return 2;
+  }
+  if (ledger->parsed()) {
+    return llmobs_edge::plugin::RunLedgerCommand(*config, ledger_options, std::cout, std::cerr);
   }
   if (check_config) {
     std::cout << llmobs_edge::config::RenderConfigYaml(*config);
