@@ -7,7 +7,7 @@
 #   FUZZ_SECONDS=600 FUZZ_TARGETS="splice" bash tests/fuzz/run.sh
 #
 # Env: FUZZ_SECONDS (per target, the argument wins), FUZZ_TARGETS (default
-# "reader splice json info_filter"),
+# "reader splice json info_filter llmobs_event"),
 # FUZZ_JOBS=N (libFuzzer -fork=N workers; default 1, one core), CXX (default clang++),
 # FUZZ_EXTRA_FLAGS (more libFuzzer flags).
 # Scratch (gitignored): tests/fuzz/out/{bin,corpus,logs}/; crashes, hangs (timeouts), leaks and
@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 SECONDS_PER_TARGET="${1:-${FUZZ_SECONDS:-60}}"
-TARGETS="${FUZZ_TARGETS:-reader splice json info_filter}"
+TARGETS="${FUZZ_TARGETS:-reader splice json info_filter llmobs_event}"
 JOBS="${FUZZ_JOBS:-1}"
 CXX="${CXX:-clang++}"
 OUT="tests/fuzz/out"
@@ -36,12 +36,13 @@ done
 target_srcs() {
   case "$1" in
     info_filter) echo plugin/http/info_filter.cc ;;
+    llmobs_event) echo rescue/llmobs_event.cc decoder/test_payloads.cc ;;
   esac
 }
 read -r -a ABSL_LIBS <<<"$(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format)"
 
 # shellcheck disable=SC2054  # the commas belong to -fsanitize=
-CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer
+CXXFLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
   -I"$ROOT")
 
@@ -55,7 +56,7 @@ done
 
 max_len() {
   case "$1" in
-    json | info_filter) echo 8192 ;;
+    json | info_filter | llmobs_event) echo 8192 ;;
     *) echo 65536 ;;
   esac
 }
