@@ -153,8 +153,9 @@ std::string EdgeProcess::SpawnOnce(const std::string& binary, const std::string&
        << "  port: " << telemetry_port_ << "\n"
        << "logging:\n"
        << "  level: warn\n"
-       << "ledger:\n"
-       << "  path: \"" << socket_path_ << ".ledger\"\n";
+       // The proxy hop alone: no stage (the rescue benchmark measures the rescue path).
+       << "pipeline:\n"
+       << "  stages: []\n";
   config_text_ = yaml.str();
   {
     std::ofstream f(config_path_, std::ios::binary | std::ios::trunc);

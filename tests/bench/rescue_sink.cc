@@ -1,0 +1,296 @@
+#include "tests/bench/rescue_sink.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include "tests/integration/fake_agent.h"
+
+namespace llmobs_edge::bench::rescue {
+namespace {
+
+constexpr size_t kMaxHeader = 64 * 1024;
+constexpr size_t kReadSize = 256 * 1024;
+constexpr std::string_view kEvpPath = "/evp_proxy/v2/api/v2/llmobs";
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string Answer(unsigned status, const char* reason, std::string_view body, bool keep_alive) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                    "\r\nDatadog-Agent-Version: 7.99.0\r\nContent-Type: application/json"
+                    "\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n";
+  if (!keep_alive) out += "Connection: close\r\n";
+  out += "\r\n";
+  out.append(body);
+  return out;
+}
+
+const void* Find(std::string_view hay, std::string_view needle, size_t from) {
+  if (from >= hay.size()) return nullptr;
+  return ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+}
+
+class Sink final : public RescueSink {
+ public:
+  Sink() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        ::listen(listen_fd_, 1024) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::perror("RescueSink: listen");
+      std::abort();
+    }
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~Sink() override {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listen_fd_);
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+      threads = std::move(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  std::string url() const override { return "http://127.0.0.1:" + std::to_string(port_); }
+  SinkCounts counts() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return counts_;
+  }
+  std::vector<uint64_t> TakeEventIds() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<uint64_t> out;
+    out.swap(ids_);
+    return out;
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopping_) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;
+      }
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      std::lock_guard<std::mutex> lock(mu_);
+      open_fds_.push_back(fd);
+      threads_.emplace_back([this, fd] {
+        Serve(fd);
+        std::lock_guard<std::mutex> l(mu_);
+        open_fds_.erase(std::find(open_fds_.begin(), open_fds_.end(), fd));
+        ::close(fd);
+      });
+    }
+  }
+
+  // The APM span id of every envelope: the first "span_id":"<digits>" after each "spans":[
+  // (the event's keys are sorted, so that is _dd.span_id; message contents are JSON strings, in
+  // which a quote is always escaped, so neither pattern can come from them).
+  void CountEvents(std::string_view body, std::vector<uint64_t>* ids, uint64_t* bad) {
+    static constexpr std::string_view kSpans = "\"spans\":[";
+    static constexpr std::string_view kSpanId = "\"span_id\":\"";
+    size_t at = 0;
+    while (const void* p = Find(body, kSpans, at)) {
+      at = static_cast<const char*>(p) - body.data() + kSpans.size();
+      const void* q = Find(body, kSpanId, at);
+      if (q == nullptr) {
+        ++*bad;
+        continue;
+      }
+      const char* digits = static_cast<const char*>(q) + kSpanId.size();
+      const char* end = body.data() + body.size();
+      uint64_t v = 0;
+      const char* d = digits;
+      while (d < end && *d >= '0' && *d <= '9') v = v * 10 + static_cast<uint64_t>(*d++ - '0');
+      if (d == digits || d == end || *d != '"') {
+        ++*bad;
+        continue;
+      }
+      ids->push_back(v);
+    }
+  }
+
+  void Serve(int fd) {
+    std::vector<char> buf(std::max(kReadSize, kMaxHeader));
+    std::string body;
+    std::vector<uint64_t> ids;
+    size_t begin = 0, end = 0;
+    for (;;) {
+      size_t header_end = std::string::npos;
+      for (;;) {
+        const std::string_view have(buf.data() + begin, end - begin);
+        header_end = have.find("\r\n\r\n");
+        if (header_end != std::string::npos) break;
+        if (begin > 0) {
+          std::memmove(buf.data(), buf.data() + begin, end - begin);
+          end -= begin;
+          begin = 0;
+        }
+        if (end >= kMaxHeader) return;
+        const ssize_t n = ::recv(fd, buf.data() + end, buf.size() - end, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        end += static_cast<size_t>(n);
+      }
+      const std::string header(buf.data() + begin, header_end + 2);
+      begin += header_end + 4;
+      std::string method, target;
+      uint64_t length = 0;
+      bool keep_alive = true, chunked = false, evp_subdomain = false;
+      size_t line_start = 0;
+      bool first = true;
+      while (line_start < header.size()) {
+        size_t line_end = header.find("\r\n", line_start);
+        if (line_end == std::string::npos) line_end = header.size();
+        const std::string_view line(header.data() + line_start, line_end - line_start);
+        line_start = line_end + 2;
+        if (first) {
+          first = false;
+          const size_t sp1 = line.find(' ');
+          const size_t sp2 = line.rfind(' ');
+          if (sp1 == std::string_view::npos || sp2 == sp1) return;
+          method = std::string(line.substr(0, sp1));
+          target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+          if (line.substr(sp2 + 1) == "HTTP/1.0") keep_alive = false;
+          continue;
+        }
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        const std::string_view name = Trim(line.substr(0, colon));
+        const std::string_view value = Trim(line.substr(colon + 1));
+        if (IEquals(name, "Content-Length")) {
+          length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        } else if (IEquals(name, "Transfer-Encoding")) {
+          chunked = true;
+        } else if (IEquals(name, "Connection")) {
+          if (IEquals(value, "close")) keep_alive = false;
+        } else if (IEquals(name, "X-Datadog-EVP-Subdomain")) {
+          evp_subdomain = value == "llmobs-intake";
+        }
+      }
+      if (chunked) {
+        SendAll(fd, Answer(501, "Not Implemented", "{}", false));
+        return;
+      }
+      body.resize(length);
+      const size_t buffered = static_cast<size_t>(std::min<uint64_t>(length, end - begin));
+      std::memcpy(body.data(), buf.data() + begin, buffered);
+      begin += buffered;
+      if (begin == end) begin = end = 0;
+      size_t got = buffered;
+      while (got < length) {
+        const ssize_t n = ::recv(fd, body.data() + got, length - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        got += static_cast<size_t>(n);
+      }
+      const std::string path = target.substr(0, target.find('?'));
+      std::string answer;
+      if (path == "/v0.4/traces" || path == "/v0.5/traces") {
+        const bool unscrubbed = Find(body, "_llmobs", 0) != nullptr;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++counts_.trace_payloads;
+          counts_.trace_bytes += body.size();
+          counts_.unscrubbed_payloads += unscrubbed;
+        }
+        answer = Answer(200, "OK", "{\"rate_by_service\":{\"service:,env:\":1}}\n", keep_alive);
+      } else if (path == kEvpPath && method == "POST") {
+        ids.clear();
+        uint64_t bad = 0;
+        CountEvents(body, &ids, &bad);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++counts_.intake_requests;
+          counts_.intake_bytes += body.size();
+          counts_.events += ids.size();
+          counts_.bad_envelopes += bad;
+          counts_.bad_subdomain += !evp_subdomain;
+          if (!ids.empty()) counts_.last_event = std::chrono::steady_clock::now();
+          ids_.insert(ids_.end(), ids.begin(), ids.end());
+        }
+        answer = Answer(202, "Accepted", "{}", keep_alive);
+      } else if (path == "/info") {
+        answer = Answer(200, "OK", testing::FakeAgent::InfoBody(), keep_alive);
+      } else {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++counts_.other_requests;
+        }
+        answer = Answer(200, "OK", "{}", keep_alive);
+      }
+      if (body.capacity() > (8u << 20)) std::string().swap(body);
+      if (!SendAll(fd, answer) || !keep_alive) return;
+    }
+  }
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  mutable std::mutex mu_;
+  std::vector<std::thread> threads_;
+  std::vector<int> open_fds_;
+  SinkCounts counts_;
+  std::vector<uint64_t> ids_;
+};
+
+}  // namespace
+
+std::unique_ptr<RescueSink> StartRescueSink() { return std::make_unique<Sink>(); }
+
+}  // namespace llmobs_edge::bench::rescue
