@@ -5,19 +5,15 @@
 #include "dedup/rocks_ledger.h"
 #include "nlohmann/json.hpp"
 #include "plugin/clock.h"
+#include "plugin/ledger_config.h"
 
 namespace llmobs_edge::plugin {
 
 int RunLedgerCommand(const config::v1::Config& config, const LedgerCommandOptions& options,
                      std::ostream& out, std::ostream& err) {
   const auto& l = config.ledger();
-  dedup::RocksLedgerOptions lo;
-  lo.path = l.path();
-  lo.seen_ttl = std::chrono::hours(l.seen_ttl_hours());
-  lo.max_outbox_bytes = l.max_outbox_bytes();
-  lo.max_dead_letter_bytes = l.max_dead_letter_bytes();
   SystemClock clock;
-  auto ledger = dedup::OpenRocksLedger(lo, &clock, nullptr);
+  auto ledger = dedup::OpenRocksLedger(LedgerOptionsFromConfig(l), &clock, nullptr);
   if (!ledger.ok()) {
     err << "llmobs-edge ledger: " << ledger.status().message()
         << " (a running edge holds the ledger; stop it first)\n";

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "plugin/clock.h"
+#include "plugin/ledger_config.h"
 #include "plugin/grpc/ingest_server.h"
 #include "plugin/http/agent_probe.h"
 #include "plugin/http/server.h"
@@ -81,17 +82,8 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
   deps.metrics = &s.metrics;
   const auto& names = config.pipeline().stages();
   if (std::find(names.begin(), names.end(), "rescue") != names.end()) {
-    const auto& l = config.ledger();
-    dedup::RocksLedgerOptions lo;
-    lo.path = l.path();
-    lo.sync = l.sync() == "interval" ? dedup::RocksLedgerOptions::Sync::kInterval
-              : l.sync() == "none"   ? dedup::RocksLedgerOptions::Sync::kNone
-                                     : dedup::RocksLedgerOptions::Sync::kPerCommit;
-    lo.sync_interval = std::chrono::milliseconds(l.sync_interval_ms());
-    lo.seen_ttl = std::chrono::hours(l.seen_ttl_hours());
-    lo.max_outbox_bytes = l.max_outbox_bytes();
-    lo.max_dead_letter_bytes = l.max_dead_letter_bytes();
-    auto ledger = dedup::OpenRocksLedger(lo, &s.clock, &s.metrics);
+    auto ledger =
+        dedup::OpenRocksLedger(LedgerOptionsFromConfig(config.ledger()), &s.clock, &s.metrics);
     if (!ledger.ok()) return ledger.status();
     s.ledger = *std::move(ledger);
     deps.ledger = s.ledger.get();

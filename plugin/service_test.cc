@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "plugin/config/config.h"
 #include "plugin/stages.h"
+#include "tests/integration/edge_binary.h"
 #include "tests/integration/edge_harness.h"
 #include "tests/integration/fake_agent.h"
 #include "tests/integration/test_client.h"
@@ -25,22 +26,15 @@ namespace {
 using testing::FakeAgent;
 using testing::TestClient;
 
-// A port that was free a moment ago (the config's 0 means "off", not "any").
-uint16_t FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(
-      ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
+// (The config's port 0 means "off", not "any": tests pick free ports.)
 config::Config TestConfig(const std::string& agent_url) {
   config::Config c = config::DefaultConfig();
-  c.mutable_ingest()->set_port(FreePort());
+  c.mutable_ingest()->set_port(testing::PickFreePort());
   c.mutable_ingest()->set_socket(testing::TempPath("svc.sock"));
   c.mutable_ingest()->set_grpc_address("");
   c.mutable_ingest()->set_shutdown_grace_ms(3000);
   c.mutable_ingest()->set_threads(2);
-  c.mutable_telemetry()->set_port(FreePort());
+  c.mutable_telemetry()->set_port(testing::PickFreePort());
   c.mutable_agent()->set_url(agent_url);
   c.mutable_logging()->set_level("off");
   c.mutable_ledger()->set_path(testing::TempPath("ledger"));

@@ -660,11 +660,7 @@ Result Run(const Options& options, std::ostream& out) {
       << "UNOPTIMIZED build: run with `bazel run -c opt`"
 #endif
       << "\n";
-  out << "- edge: "
-      << (binary.size() >= 10 && binary.compare(binary.size() - 10, 10, "proxy_edge") == 0
-              ? "//tests/bench:proxy_edge (the service path of main.cc)"
-              : "the given binary")
-      << " as a child process, `" << binary
+  out << "- edge: //:llmobs-edge (or --edge) as a child process, `" << binary
       << "`, threads 0 (one per core), no stages (pass-through), Unix socket ingest too\n";
   if (options.pin) {
     out << "- --pin: this process (clients + Agent stand-in) on CPU 0, the edge on CPU 1\n";

@@ -29,15 +29,7 @@ namespace llmobs_edge::bench::proxy {
 namespace {
 
 // Where Bazel puts the edge in this program's runfiles (workspace name, then the package path).
-constexpr const char* kRunfilesCandidates[] = {
-    "llmobs_edge/llmobs-edge",
-    "llmobs_edge/tests/bench/proxy_edge",
-};
 
-bool IsExecutable(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
 
 std::string ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -60,42 +52,6 @@ uint64_t StatusField(pid_t pid, const char* name) {
 
 }  // namespace
 
-std::string FindEdgeBinary(const std::string& argv0) {
-  std::vector<std::string> roots;
-  if (const char* d = std::getenv("RUNFILES_DIR")) roots.emplace_back(d);
-  if (const char* d = std::getenv("TEST_SRCDIR")) roots.emplace_back(d);
-  if (!argv0.empty()) roots.push_back(argv0 + ".runfiles");
-  for (const std::string& root : roots) {
-    for (const char* rel : kRunfilesCandidates) {
-      const std::string p = root + "/" + rel;
-      if (IsExecutable(p)) return p;
-    }
-  }
-  // `bazel run` and `bazel test` start the program in its runfiles' workspace directory.
-  for (const char* rel : kRunfilesCandidates) {
-    const std::string p = std::string("../") + rel;
-    if (IsExecutable(p)) return p;
-  }
-  return "";
-}
-
-uint16_t PickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  uint16_t port = 0;
-  socklen_t len = sizeof(a);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 EdgeProcess::~EdgeProcess() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
@@ -116,7 +72,7 @@ void EdgeProcess::Cleanup() {
 }
 
 std::string EdgeProcess::Start(const std::string& binary, const std::string& agent_url) {
-  if (!IsExecutable(binary)) return "no edge binary at \"" + binary + "\"";
+  if (!testing::IsExecutableFile(binary)) return "no edge binary at \"" + binary + "\"";
   // A short path: a Unix socket path must fit in 108 bytes.
   char tmpl[] = "/tmp/llmobs-proxy-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return std::string("mkdtemp: ") + std::strerror(errno);

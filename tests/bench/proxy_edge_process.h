@@ -10,14 +10,12 @@
 #include <map>
 #include <string>
 
+#include "tests/integration/edge_binary.h"
+
 namespace llmobs_edge::bench::proxy {
 
-// The edge binary next to this program in the runfiles, or "" (tries RUNFILES_DIR,
-// TEST_SRCDIR, argv0.runfiles and the working directory).
-std::string FindEdgeBinary(const std::string& argv0);
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-uint16_t PickFreePort();
+using testing::FindEdgeBinary;
+using testing::PickFreePort;
 
 class EdgeProcess {
  public:

@@ -27,12 +27,6 @@ namespace llmobs_edge::crash {
 namespace {
 
 // Where Bazel puts //:llmobs-edge in this program's runfiles (workspace name, then the path).
-constexpr const char* kRunfilesPath = "llmobs_edge/llmobs-edge";
-
-bool IsExecutable(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
 
 std::string ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -49,44 +43,13 @@ int ExitCode(int status) {
 
 }  // namespace
 
-std::string FindEdgeBinary(const std::string& argv0) {
-  std::vector<std::string> roots;
-  if (const char* d = std::getenv("RUNFILES_DIR")) roots.emplace_back(d);
-  if (const char* d = std::getenv("TEST_SRCDIR")) roots.emplace_back(d);
-  if (!argv0.empty()) roots.push_back(argv0 + ".runfiles");
-  for (const std::string& root : roots) {
-    const std::string p = root + "/" + kRunfilesPath;
-    if (IsExecutable(p)) return p;
-  }
-  // `bazel run` and `bazel test` start the program in its runfiles' workspace directory.
-  const std::string p = std::string("../") + kRunfilesPath;
-  return IsExecutable(p) ? p : "";
-}
-
-uint16_t PickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  uint16_t port = 0;
-  socklen_t len = sizeof(a);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 EdgeChild::~EdgeChild() {
   if (pid_ > 0) Kill();
 }
 
 std::string EdgeChild::Start(const EdgeSettings& settings, const std::string& tag,
                              bool wait_ready) {
-  if (!IsExecutable(settings.binary)) return "no edge binary at \"" + settings.binary + "\"";
+  if (!testing::IsExecutableFile(settings.binary)) return "no edge binary at \"" + settings.binary + "\"";
   config_path_ = settings.work_dir + "/" + tag + ".yaml";
   log_path_ = settings.work_dir + "/" + tag + ".log";
   std::string last_error;

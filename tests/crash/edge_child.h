@@ -3,21 +3,18 @@
 // (TCP ingest and telemetry on free ports, no Unix socket, no gRPC, the given Agent URL, the given
 // ledger directory with fsync per commit, a short intake flush interval), spawned with
 // posix_spawn, waited for on /ready, then killed with SIGKILL or stopped with SIGTERM.
-// Adapted from tests/bench/proxy_edge_process.cc (private to //tests/bench).
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
 
+#include "tests/integration/edge_binary.h"
+
 namespace llmobs_edge::crash {
 
-// The edge binary in this test's runfiles, or "" (RUNFILES_DIR, TEST_SRCDIR, argv0.runfiles,
-// then the working directory).
-std::string FindEdgeBinary(const std::string& argv0);
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-uint16_t PickFreePort();
+using testing::FindEdgeBinary;
+using testing::PickFreePort;
 
 struct EdgeSettings {
   std::string binary;

@@ -16,17 +16,11 @@
 #include "plugin/service.h"
 #include "plugin/stages.h"
 #include "proto/ingest.grpc.pb.h"
+#include "tests/integration/edge_binary.h"
 #include "tests/integration/edge_harness.h"
 
 namespace llmobs_edge::testing {
 namespace {
-
-uint16_t FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(
-      ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 Headers WithoutFraming(const Headers& headers) {
   Headers out;
@@ -41,9 +35,9 @@ Headers WithoutFraming(const Headers& headers) {
 TEST(IngestParity, HttpAndGrpcForwardTheSameRequestToTheAgent) {
   FakeAgent agent({});
   config::Config c = config::DefaultConfig();
-  c.mutable_ingest()->set_port(FreePort());
+  c.mutable_ingest()->set_port(PickFreePort());
   c.mutable_ingest()->set_socket("");
-  c.mutable_ingest()->set_grpc_address("127.0.0.1:" + std::to_string(FreePort()));
+  c.mutable_ingest()->set_grpc_address("127.0.0.1:" + std::to_string(PickFreePort()));
   c.mutable_telemetry()->set_port(0);
   c.mutable_agent()->set_url(agent.url());
   c.mutable_logging()->set_level("off");

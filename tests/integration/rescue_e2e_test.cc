@@ -16,6 +16,7 @@
 #include "plugin/config/config.h"
 #include "plugin/service.h"
 #include "plugin/stages.h"
+#include "tests/integration/edge_binary.h"
 #include "tests/integration/edge_harness.h"
 
 namespace llmobs_edge::testing {
@@ -25,16 +26,9 @@ using decoder::testing::EncodeLlmobsStruct;
 using decoder::testing::EncodePayload;
 using decoder::testing::TestSpan;
 
-uint16_t FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(
-      ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 config::Config EdgeConfig(const std::string& agent_url, const std::string& ledger) {
   config::Config c = config::DefaultConfig();
-  c.mutable_ingest()->set_port(FreePort());
+  c.mutable_ingest()->set_port(PickFreePort());
   c.mutable_ingest()->set_socket("");
   c.mutable_ingest()->set_grpc_address("");
   c.mutable_ingest()->set_shutdown_grace_ms(2000);
