@@ -1,6 +1,7 @@
 #include "decoder/json.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <random>
@@ -95,6 +96,66 @@ TEST(MsgpackToJson, ValidUtf8IsKeptAndInvalidBytesAreRepaired) {
     EXPECT_EQ(ToJson(d, &stats), "\"" + c.out + "\"");
     EXPECT_EQ(stats.repaired_utf8_bytes, c.repaired);
   }
+}
+
+// The escaper scans 16 bytes at a time; a byte-at-a-time model must agree for every special
+// byte at every offset around the block boundaries, in strings of every length up to 70.
+std::string ModelJsonString(std::string_view s, uint32_t* repaired) {
+  std::string out = "\"";
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  for (size_t i = 0; i < s.size();) {
+    const uint8_t ch = p[i];
+    if (ch == '"') {
+      out += "\\\"";
+    } else if (ch == '\\') {
+      out += "\\\\";
+    } else if (ch < 0x20) {
+      const char* named = ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : ch == '\t' ? "\\t"
+                        : ch == '\b' ? "\\b" : ch == '\f' ? "\\f" : nullptr;
+      if (named != nullptr) {
+        out += named;
+      } else {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+        out += buf;
+      }
+    } else if (ch < 0x80) {
+      out.push_back(static_cast<char>(ch));
+    } else if (const size_t len = Utf8SequenceLength(p + i, s.size() - i); len > 0) {
+      out.append(s.substr(i, len));
+      i += len;
+      continue;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++*repaired;
+    }
+    ++i;
+  }
+  return out + "\"";
+}
+
+TEST(AppendJsonString, AgreesWithAByteAtATimeModelAtEveryOffset) {
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f",
+                                  "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff",
+                                  "\xe2\x82", "\xc3"};
+  size_t checked = 0;
+  for (size_t len = 0; len <= 70; ++len) {
+    for (const std::string& sp : specials) {
+      for (size_t at = 0; at + sp.size() <= len; ++at) {
+        std::string in(len, 'a');
+        in.replace(at, sp.size(), sp);
+        uint32_t want_repaired = 0;
+        const std::string want = ModelJsonString(in, &want_repaired);
+        std::string got = "prefix";
+        JsonStats stats;
+        AppendJsonString(in, &got, &stats);
+        ASSERT_EQ(got, "prefix" + want) << "len " << len << " at " << at;
+        ASSERT_EQ(stats.repaired_utf8_bytes, want_repaired) << "len " << len << " at " << at;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 20000u);
 }
 
 TEST(MsgpackToJson, BinIsBase64OrNullOnRequest) {
