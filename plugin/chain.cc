@@ -86,6 +86,10 @@ StageChain::StageChain(std::vector<std::unique_ptr<Stage>> stages, decoder::Read
   }
 }
 
+bool StageChain::MayRunStages(std::string_view body) const {
+  return !stages_.empty() && (needs_every_payload_ || decoder::MayContainLlmobs(body));
+}
+
 ChainResult StageChain::Run(std::string_view body, const TraceRequest& request,
                             ChainScratch* scratch) const {
   ChainResult result;

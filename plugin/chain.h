@@ -95,6 +95,10 @@ class StageChain {
 
   size_t size() const { return stages_.size(); }
 
+  // Whether Run may hand `body` to the stages (which may block, e.g. on the ledger's fsync) rather
+  // than stop at the prefilter. Servers run such payloads off their io threads.
+  bool MayRunStages(std::string_view body) const;
+
  private:
   struct Metrics {
     telemetry::Counter* by_kind[6];

@@ -11,6 +11,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,6 +47,9 @@ struct Service::Impl {
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::TelemetryServer> telemetry;
   std::unique_ptr<grpc_ingest::IngestServer> grpc;
+  // Runs the stages on payloads with _llmobs (ingest.pipeline_threads); declared after what it
+  // uses, so it is joined before they go.
+  std::optional<asio::thread_pool> pipeline;
   std::vector<std::thread> threads;
   std::atomic<bool> started{false};
   std::atomic<bool> shut_down{false};
@@ -124,6 +128,10 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
   http_options.request_timeout = std::chrono::milliseconds(in.request_timeout_ms());
   http_options.agent_timeout = agent_timeout;
   s.http = std::make_unique<http::HttpServer>(s.ioc, http_options, *s.chain, *s.pool, s.metrics);
+  if (s.chain->size() > 0 && in.pipeline_threads() > 0) {
+    s.pipeline.emplace(in.pipeline_threads());
+    s.http->SetPipelineExecutor(s.pipeline->get_executor());
+  }
   {
     http::AgentProbe* probe = s.probe.get();
     s.http->SetAgentStateObserver([probe](std::string_view state) { probe->NoteAgentState(state); });
@@ -242,6 +250,7 @@ void Service::Shutdown() {
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  if (s.pipeline) s.pipeline->join();
   s.sender.reset();
   spdlog::info("stopped");
 }

@@ -53,6 +53,8 @@ TEST(ConfigEnvironment, EdgeSettingsComeFromDdLlmobsEdgeVariables) {
                             {"DD_LLMOBS_EDGE_MAX_PAYLOAD_BYTES", "1048576"},
                             {"DD_LLMOBS_EDGE_MAX_CONNECTIONS", "10"},
                             {"DD_LLMOBS_EDGE_REQUEST_TIMEOUT_MS", "250"},
+                            {"DD_LLMOBS_EDGE_THREADS", "3"},
+                            {"DD_LLMOBS_EDGE_PIPELINE_THREADS", "0"},
                             {"DD_LLMOBS_EDGE_AGENT_TIMEOUT_MS", "750"},
                             {"DD_LLMOBS_EDGE_TELEMETRY_HOST", "0.0.0.0"},
                             {"DD_LLMOBS_EDGE_TELEMETRY_PORT", "9090"},
@@ -65,6 +67,9 @@ TEST(ConfigEnvironment, EdgeSettingsComeFromDdLlmobsEdgeVariables) {
   EXPECT_EQ(c.ingest().max_payload_bytes(), 1048576u);
   EXPECT_EQ(c.ingest().max_connections(), 10u);
   EXPECT_EQ(c.ingest().request_timeout_ms(), 250u);
+  EXPECT_EQ(c.ingest().threads(), 3u);
+  EXPECT_TRUE(c.ingest().has_pipeline_threads());  // an explicit 0 (off) overrides the default 8
+  EXPECT_EQ(c.ingest().pipeline_threads(), 0u);
   EXPECT_EQ(c.agent().timeout_ms(), 750u);
   EXPECT_EQ(c.telemetry().port(), 9090u);
   // An explicit false overrides the default true.
@@ -145,6 +150,9 @@ TEST(ConfigValidate, EachRuleNamesItsSetting) {
       {[](Config* c) { c->mutable_ingest()->set_max_connections(0); }, "ingest.max_connections"},
       {[](Config* c) { c->mutable_ingest()->set_request_timeout_ms(0); },
        "ingest.request_timeout_ms"},
+      {[](Config* c) { c->mutable_ingest()->set_threads(1025); }, "ingest.threads"},
+      {[](Config* c) { c->mutable_ingest()->set_pipeline_threads(1025); },
+       "ingest.pipeline_threads"},
       {[](Config* c) { c->mutable_agent()->set_timeout_ms(0); }, "agent.timeout_ms"},
       {[](Config* c) { c->mutable_telemetry()->set_port(8136); }, "telemetry.port"},
       {[](Config* c) { c->mutable_telemetry()->set_port(65536); }, "telemetry.port"},

@@ -14,6 +14,7 @@ Config DefaultConfig() {
   ingest->set_request_timeout_ms(5000);
   ingest->set_shutdown_grace_ms(10000);
   ingest->set_threads(0);
+  ingest->set_pipeline_threads(8);
   c.mutable_pipeline()->add_stages("rescue");
   c.mutable_agent()->set_url("http://localhost:8126");
   c.mutable_agent()->set_timeout_ms(10000);

@@ -95,6 +95,8 @@ absl::Status ApplyEnvironment(const EnvLookup& lookup, Config* c) {
                              [&](uint64_t v) { in->set_shutdown_grace_ms(v); }));
   LLMOBS_EDGE_APPLY(
       env.Uint("DD_LLMOBS_EDGE_THREADS", 1024, [&](uint64_t v) { in->set_threads(v); }));
+  LLMOBS_EDGE_APPLY(env.Uint("DD_LLMOBS_EDGE_PIPELINE_THREADS", 1024,
+                             [&](uint64_t v) { in->set_pipeline_threads(v); }));
   if (const char* stages = env.Get("DD_LLMOBS_EDGE_STAGES")) {
     v1::Pipeline* p = c->mutable_pipeline();
     p->clear_stages();

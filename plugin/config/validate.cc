@@ -69,6 +69,9 @@ absl::Status Validate(const Config& c) {
   if (in.request_timeout_ms() == 0) return Bad("ingest.request_timeout_ms", "0", "at least 1");
 
   if (in.threads() > 1024) return Bad("ingest.threads", std::to_string(in.threads()), "0 to 1024");
+  if (in.pipeline_threads() > 1024) {
+    return Bad("ingest.pipeline_threads", std::to_string(in.pipeline_threads()), "0 to 1024");
+  }
 
   if (absl::Status st = ValidateAgentUrl(c.agent().url()); !st.ok()) return st;
   if (c.agent().timeout_ms() == 0) return Bad("agent.timeout_ms", "0", "at least 1");

@@ -671,7 +671,7 @@ TEST(RenderConfigYaml, PrintsAnUnsetOptionalSettingCommentedOut) {
   EXPECT_EQ(RenderConfigYaml(Config()),
             "# ingest:\n#   host: \"\"\n#   port: 0\n#   socket: \"\"\n#   grpc_address: \"\"\n"
             "#   max_payload_bytes: 0\n#   max_connections: 0\n#   request_timeout_ms: 0\n"
-            "#   shutdown_grace_ms: 0\n#   threads: 0\n# agent:\n#   url: \"\"\n"
+            "#   shutdown_grace_ms: 0\n#   threads: 0\n#   pipeline_threads: 0\n# agent:\n#   url: \"\"\n"
             "#   timeout_ms: 0\n# telemetry:\n#   host: \"\"\n#   port: 0\n# rescue:\n"
             "#   rescue_without_priority: false\n# logging:\n#   level: \"\"\n# pipeline:\n"
             "#   stages: []\n# ledger:\n#   path: \"\"\n#   sync: \"\"\n#   sync_interval_ms: 0\n"
@@ -719,6 +719,7 @@ TEST(RenderConfigYaml, ConfigWithEveryFieldChangedRoundTrips) {
   in->set_request_timeout_ms(1);
   in->set_shutdown_grace_ms(0);
   in->set_threads(1024);
+  in->set_pipeline_threads(1024);
   c.mutable_agent()->set_url("unix:///var/run/datadog/apm.socket");
   c.mutable_agent()->set_timeout_ms(4294967295u);
   c.mutable_telemetry()->set_host("0.0.0.0");

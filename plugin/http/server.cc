@@ -345,7 +345,18 @@ awaitable<void> Session::HandleTraces(Route route) {
     tr.headers.emplace_back(std::string_view(f.name_string().data(), f.name_string().size()),
                             std::string_view(f.value().data(), f.value().size()));
   }
-  const plugin::ChainResult result = server_.chain_.Run(body, tr, &scratch_);
+  // Payloads the stages may work on run on the pipeline threads: a rescue commit can wait for an
+  // fsync, and the io threads must keep serving every other connection meanwhile.
+  const bool offload = server_.pipeline_executor_.has_value() && server_.chain_.MayRunStages(body);
+  plugin::ChainResult result;
+  if (offload) {
+    result = co_await asio::co_spawn(
+        *server_.pipeline_executor_,
+        [&]() -> awaitable<plugin::ChainResult> { co_return server_.chain_.Run(body, tr, &scratch_); },
+        use_awaitable);
+  } else {
+    result = server_.chain_.Run(body, tr, &scratch_);
+  }
 
   OutboundRequest up;
   up.method_string(req.method_string());
@@ -366,7 +377,20 @@ awaitable<void> Session::HandleTraces(Route route) {
     m.upstream_latency[static_cast<size_t>(route)]->Observe(
         std::chrono::duration<double>(r.latency).count());
   }
-  server_.chain_.AfterForward(result, tr, r.outcome, &scratch_);
+  // A refusal makes the rescue stage commit what the Agent did not take: off the io thread too.
+  const bool refused =
+      r.outcome.kind != Kind::kAnswered || static_cast<int>(r.outcome.status) >= 300;
+  if (offload && refused) {
+    co_await asio::co_spawn(
+        *server_.pipeline_executor_,
+        [&]() -> awaitable<void> {
+          server_.chain_.AfterForward(result, tr, r.outcome, &scratch_);
+          co_return;
+        },
+        use_awaitable);
+  } else {
+    server_.chain_.AfterForward(result, tr, r.outcome, &scratch_);
+  }
   if (r.outcome.kind == Kind::kAnswered && server_.agent_state_observer_) {
     const beast::string_view state = r.response["Datadog-Agent-State"];
     server_.agent_state_observer_(std::string_view(state.data(), state.size()));

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -59,6 +60,12 @@ class HttpServer {
   void SetAgentStateObserver(std::function<void(std::string_view)> observer) {
     agent_state_observer_ = std::move(observer);
   }
+  // Where payloads that reach the stages run (plugin::StageChain::MayRunStages), so a stage that
+  // waits (a ledger commit's fsync) does not hold an io thread; the session resumes on its own
+  // strand afterwards. Unset: they run on the io threads. Set before Start().
+  void SetPipelineExecutor(boost::asio::any_io_executor executor) {
+    pipeline_executor_ = std::move(executor);
+  }
   // Stops accepting and closes idle kept-alive connections; in-flight requests finish, then
   // their connections close.
   void BeginShutdown();
@@ -77,6 +84,7 @@ class HttpServer {
 
   boost::asio::io_context& ioc_;
   ServerOptions options_;
+  std::optional<boost::asio::any_io_executor> pipeline_executor_;
   const plugin::StageChain& chain_;
   AgentPool& agent_;
   HttpMetrics metrics_;

@@ -33,6 +33,10 @@ EdgeHarness::EdgeHarness(HarnessOptions o) : ioc_(o.threads) {
   if (o.server.socket_path.empty()) o.server.socket_path = TempPath("edge.sock");
   socket_path_ = o.server.socket_path;
   server_ = std::make_unique<http::HttpServer>(ioc_, o.server, *chain_, *pool_, metrics_);
+  if (o.pipeline_threads > 0) {
+    pipeline_ = std::make_unique<boost::asio::thread_pool>(o.pipeline_threads);
+    server_->SetPipelineExecutor(pipeline_->get_executor());
+  }
   const absl::Status st = server_->Listen();
   EXPECT_TRUE(st.ok()) << st;
   work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
@@ -53,6 +57,7 @@ void EdgeHarness::Stop() {
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (pipeline_) pipeline_->join();
 }
 
 EdgeHarness::~EdgeHarness() { Stop(); }

@@ -10,6 +10,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "plugin/chain.h"
 #include "plugin/http/server.h"
@@ -29,6 +30,8 @@ struct HarnessOptions {
   http::ServerOptions server;
   std::vector<std::unique_ptr<plugin::Stage>> stages;
   int threads = 2;
+  // > 0: stages run on a pool of this many threads (HttpServer::SetPipelineExecutor).
+  int pipeline_threads = 0;
 };
 
 class EdgeHarness {
@@ -56,6 +59,7 @@ class EdgeHarness {
   std::unique_ptr<http::AgentPool> pool_;
   std::unique_ptr<plugin::StageChain> chain_;
   std::unique_ptr<http::HttpServer> server_;
+  std::unique_ptr<boost::asio::thread_pool> pipeline_;
   std::vector<std::thread> threads_;
 };
 

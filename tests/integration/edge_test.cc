@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <fstream>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -233,6 +235,81 @@ TEST(EdgeIngest, ForwardsMalformedPayloadUnchangedAndRelaysAgents400) {
   ASSERT_EQ(edge.agent().request_count(), 1u);
   EXPECT_EQ(edge.agent().requests()[0].body, body);
   EXPECT_EQ(edge.Metric("llmobs_edge_chain_payloads_total{outcome=\"decode_failed\"}"), 1);
+}
+
+// A stage that holds every payload in Process until opened, as a rescue commit waits for an
+// fsync; it records the threads it ran on.
+class GateStage final : public plugin::Stage {
+ public:
+  std::string_view name() const override { return "gate"; }
+  absl::Status Process(const decoder::Payload&, const plugin::TraceRequest&, decoder::EditList*,
+                       plugin::ForwardOptions*) override {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    threads_.insert(std::this_thread::get_id());
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    return absl::OkStatus();
+  }
+  bool WaitEntered(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return entered_ >= n; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::set<std::thread::id> threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+  std::set<std::thread::id> threads_;
+};
+
+TEST(EdgeIngest, StagesRunOnPipelineThreadsSoABlockedStageDoesNotStallTheIoThread) {
+  HarnessOptions o;
+  o.threads = 1;  // one io thread: a stage blocking on it would stall every connection
+  o.pipeline_threads = 2;
+  auto gate = std::make_unique<GateStage>();
+  GateStage* g = gate.get();
+  o.stages.push_back(std::move(gate));
+  EdgeHarness edge(std::move(o));
+  decoder::testing::TestSpan span;
+  span.meta_struct = {{"_llmobs", decoder::testing::EncodeLlmobsStruct("1", "llm")}};
+  const std::string body = decoder::testing::EncodePayload({{span}});
+
+  // Two trace payloads enter the stage and wait there...
+  auto a = edge.TcpClient();
+  auto b = edge.UnixClient();
+  std::future<TestResponse> ra = std::async(std::launch::async, [&] { return a->Send({.body = body}); });
+  std::future<TestResponse> rb = std::async(std::launch::async, [&] { return b->Send({.body = body}); });
+  struct OpenOnExit {  // if an assertion fails, let the held requests finish before teardown
+    GateStage* g;
+    ~OpenOnExit() { g->Open(); }
+  } open_on_exit{g};
+  ASSERT_TRUE(g->WaitEntered(2));
+  // ...while the io thread still proxies other requests and passes payloads without _llmobs.
+  auto c = edge.TcpClient();
+  const TestResponse other = c->Send({.method = "POST", .target = "/telemetry/proxy/api/v2/apmtelemetry", .body = "{}"});
+  EXPECT_EQ(other.status / 100, 2u);  // the fake Agent's answer, relayed
+  const TestResponse plain = c->Send({.body = decoder::testing::EncodePayload({{decoder::testing::TestSpan{}}})});
+  EXPECT_EQ(plain.status, 200u);
+  EXPECT_EQ(ra.wait_for(milliseconds(0)), std::future_status::timeout);
+
+  g->Open();
+  EXPECT_EQ(ra.get().status, 200u);
+  EXPECT_EQ(rb.get().status, 200u);
+  EXPECT_EQ(edge.agent().request_count(), 4u);
+  const std::set<std::thread::id> ran_on = g->threads();
+  EXPECT_EQ(ran_on.size(), 2u);  // both pool threads, neither of them the test's
+  EXPECT_EQ(ran_on.count(std::this_thread::get_id()), 0u);
 }
 
 long PeakRssKb() {
