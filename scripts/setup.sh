@@ -9,7 +9,9 @@ PACKAGES=(
   libmsgpack-cxx-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libboost-dev
   nlohmann-json3-dev libcli11-dev libabsl-dev libre2-dev
-  python3 python3-msgpack clang libclang-rt-14-dev
+  python3 python3-msgpack python3-yaml clang libclang-rt-14-dev
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev
+  golang-github-xeipuuv-gojsonschema-dev
 )
 
 missing=()
