@@ -11,11 +11,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "plugin/clock.h"
+#include "plugin/thread_name.h"
 #include "plugin/ledger_config.h"
 #include "plugin/grpc/ingest_server.h"
 #include "plugin/http/agent_probe.h"
@@ -47,9 +47,11 @@ struct Service::Impl {
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::TelemetryServer> telemetry;
   std::unique_ptr<grpc_ingest::IngestServer> grpc;
-  // Runs the stages on payloads with _llmobs (ingest.pipeline_threads); declared after what it
-  // uses, so it is joined before they go.
-  std::optional<asio::thread_pool> pipeline;
+  // Runs the stages on payloads with _llmobs (ingest.pipeline_threads).
+  asio::io_context pipeline_ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work;
+  unsigned pipeline_thread_count = 0;
+  std::vector<std::thread> pipeline_threads;
   std::vector<std::thread> threads;
   std::atomic<bool> started{false};
   std::atomic<bool> shut_down{false};
@@ -129,8 +131,9 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
   http_options.agent_timeout = agent_timeout;
   s.http = std::make_unique<http::HttpServer>(s.ioc, http_options, *s.chain, *s.pool, s.metrics);
   if (s.chain->size() > 0 && in.pipeline_threads() > 0) {
-    s.pipeline.emplace(in.pipeline_threads());
-    s.http->SetPipelineExecutor(s.pipeline->get_executor());
+    s.pipeline_thread_count = in.pipeline_threads();
+    s.pipeline_work.emplace(s.pipeline_ioc.get_executor());
+    s.http->SetPipelineExecutor(s.pipeline_ioc.get_executor());
   }
   {
     http::AgentProbe* probe = s.probe.get();
@@ -192,7 +195,18 @@ absl::Status Service::Start() {
   if (s.sender) s.sender->Start();
   unsigned n = s.config.ingest().threads();
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (unsigned i = 0; i < n; ++i) {
+    s.threads.emplace_back([&s, i] {
+      SetCurrentThreadName(absl::StrCat("ingest-io-", i + 1));
+      s.ioc.run();
+    });
+  }
+  for (unsigned i = 0; i < s.pipeline_thread_count; ++i) {
+    s.pipeline_threads.emplace_back([&s, i] {
+      SetCurrentThreadName(absl::StrCat("pipeline-", i + 1));
+      s.pipeline_ioc.run();
+    });
+  }
   s.started.store(true);
 
   const auto& in = s.config.ingest();
@@ -250,7 +264,9 @@ void Service::Shutdown() {
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
-  if (s.pipeline) s.pipeline->join();
+  s.pipeline_work.reset();  // the pipeline threads finish what they hold, then return
+  for (auto& t : s.pipeline_threads) t.join();
+  s.pipeline_threads.clear();
   s.sender.reset();
   spdlog::info("stopped");
 }

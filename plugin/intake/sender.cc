@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "plugin/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace llmobs_edge::plugin::intake {
@@ -92,7 +93,10 @@ IntakeSender::~IntakeSender() {
 
 void IntakeSender::Start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("intake-sender");
+    Run();
+  });
 }
 
 void IntakeSender::Notify() {

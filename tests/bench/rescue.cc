@@ -4,7 +4,8 @@
 // Flags: --quick (a short smoke run), --seconds=S (load per case, default 10),
 // --sync=per_commit,none (ledger.sync values), --sizes=2048,10240 (_llmobs struct bytes; k = KiB),
 // --events=50,1 (events per payload), --clients=8 (comma-separated: one case each),
-// --threads=N (the edge's ingest.threads; 0 = one per core), --no-compact (skip the offline
+// --threads=N (the edge's ingest.threads; 0 = one per core), --pipeline-threads=N (its
+// ingest.pipeline_threads; default: the edge's default), --no-compact (skip the offline
 // compaction), --edge=PATH (another edge binary).
 
 #include <cstdio>
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
       ok = ParseList<int>(a.substr(9), &options.events_per_payload, ParseInt);
     } else if (a.rfind("--clients=", 0) == 0) {
       ok = ParseList<int>(a.substr(10), &options.clients, ParseInt);
+    } else if (a.rfind("--pipeline-threads=", 0) == 0) {
+      options.edge_pipeline_threads = std::atoi(a.c_str() + 19);
     } else if (a.rfind("--threads=", 0) == 0) {
       options.edge_threads = static_cast<unsigned>(std::atoi(a.c_str() + 10));
     } else if (a.rfind("--edge=", 0) == 0) {
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
     if (!ok) {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--seconds=10] [--sync=per_commit,none] "
-                   "[--sizes=2k,10k] [--events=50,1] [--clients=8] [--threads=0] [--no-compact] "
+                   "[--sizes=2k,10k] [--events=50,1] [--clients=8] [--threads=0] [--pipeline-threads=8] [--no-compact] "
                    "[--edge=PATH]\n(bad argument: %s)\n",
                    argv[0], a.c_str());
       return 2;

@@ -254,34 +254,29 @@ struct CaseReport {
 // RocksDB 7.8: RocksDB's periodic-task timer (DB open), the ledger's maintenance thread, the
 // intake sender (Service::Start), the `io` io_context threads (ingest.threads), then threads
 // created later (Asio's resolver thread, on the first upstream connection).
-std::vector<std::string> LabelThreads(const std::vector<ThreadCpu>& threads, pid_t pid,
-                                      unsigned io) {
-  std::vector<std::string> labels(threads.size());
+std::vector<std::string> LabelThreads(const std::vector<ThreadCpu>& threads, pid_t pid) {
+  // The edge names its threads (plugin/thread_name.h); RocksDB names its pools ("rocksdb:low").
+  auto relabel = [](std::string comm) {
+    for (auto [prefix, label] : {std::pair<std::string, std::string>{"ingest-io-", "ingest io "},
+                                 {"pipeline-", "pipeline "}}) {
+      if (comm.rfind(prefix, 0) == 0) return label + comm.substr(prefix.size());
+    }
+    if (comm == "intake-sender") return std::string("intake sender");
+    if (comm == "ledger-maint") return std::string("ledger maintenance");
+    return comm;
+  };
   std::string main_comm;
   for (const ThreadCpu& t : threads) {
     if (t.tid == pid) main_comm = t.comm;
   }
-  size_t k = 0;
+  std::vector<std::string> labels(threads.size());
   for (size_t i = 0; i < threads.size(); ++i) {
     if (threads[i].tid == pid) {
       labels[i] = "main";
     } else if (threads[i].comm != main_comm) {
-      labels[i] = threads[i].comm;
-    } else if (k == 0) {
-      labels[i] = "rocksdb timer";
-      ++k;
-    } else if (k == 1) {
-      labels[i] = "ledger maintenance";
-      ++k;
-    } else if (k == 2) {
-      labels[i] = "intake sender";
-      ++k;
-    } else if (k < 3 + io) {
-      labels[i] = "ingest io " + std::to_string(k - 2);
-      ++k;
+      labels[i] = relabel(threads[i].comm);
     } else {
-      labels[i] = "other";
-      ++k;
+      labels[i] = "other";  // unnamed: RocksDB's timer, gRPC's threads
     }
   }
   return labels;
@@ -396,12 +391,11 @@ class CaseRunner {
     cfg.ledger_path = ledger;
     cfg.sync = sync;
     cfg.threads = opt_.edge_threads;
+    cfg.pipeline_threads = opt_.edge_pipeline_threads;
     if (std::string err = edge.Start(cfg, dir); !err.empty()) {
       rep->notes.push_back("the edge did not start: " + err);
       return;
     }
-    const unsigned io_threads =
-        opt_.edge_threads ? opt_.edge_threads : std::max(1u, std::thread::hardware_concurrency());
     rep->rss_start = edge.RssBytes();
 
     std::atomic<uint64_t> next_id{id_base};
@@ -465,7 +459,7 @@ class CaseRunner {
     const auto start = Clock::now();
     std::vector<int> io_tids, sender_tids;
     {
-      const std::vector<std::string> labels0 = LabelThreads(t0, edge.pid(), io_threads);
+      const std::vector<std::string> labels0 = LabelThreads(t0, edge.pid());
       for (size_t i = 0; i < t0.size(); ++i) {
         if (labels0[i].rfind("ingest io", 0) == 0) io_tids.push_back(t0[i].tid);
         if (labels0[i] == "intake sender") sender_tids.push_back(t0[i].tid);
@@ -545,7 +539,7 @@ class CaseRunner {
                                     ? static_cast<double>(wb1 - wb0) /
                                           static_cast<double>(rep->events_window)
                                     : 0;
-    const std::vector<std::string> labels = LabelThreads(t1, edge.pid(), io_threads);
+    const std::vector<std::string> labels = LabelThreads(t1, edge.pid());
     for (size_t i = 0; i < t1.size(); ++i) {
       double before = 0;
       for (const ThreadCpu& t : t0) {

@@ -24,6 +24,7 @@ struct Options {
   std::vector<int> events_per_payload = {50, 1};
   std::vector<int> clients = {8};
   unsigned edge_threads = 0;  // ingest.threads (0 = one per core)
+  int edge_pipeline_threads = -1;  // ingest.pipeline_threads (-1 = the edge's default)
   bool compact = true;        // compact the ledger offline after each case and measure it again
   std::string edge_binary;    // empty: found in the runfiles
   std::string argv0;

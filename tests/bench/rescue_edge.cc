@@ -110,6 +110,9 @@ std::string RescueEdge::SpawnOnce(const EdgeConfig& config) {
        << "  socket: \"\"\n"
        << "  grpc_address: \"\"\n"
        << "  threads: " << config.threads << "\n"
+       << (config.pipeline_threads >= 0
+               ? "  pipeline_threads: " + std::to_string(config.pipeline_threads) + "\n"
+               : std::string())
        << "agent:\n"
        << "  url: " << Quoted(config.agent_url) << "\n"
        << "telemetry:\n"

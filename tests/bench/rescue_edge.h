@@ -22,6 +22,7 @@ struct EdgeConfig {
   std::string ledger_path;
   std::string sync = "per_commit";  // per_commit | interval | none
   unsigned threads = 0;             // ingest.threads; 0 = one per core
+  int pipeline_threads = -1;        // ingest.pipeline_threads; -1 = the edge's default
   unsigned flush_interval_ms = 1000;  // intake.flush_interval_ms (the default)
 };
 
