@@ -827,8 +827,8 @@ Result Run(const Options& options_in, std::ostream& out) {
   }
 
   out << "\n## Edge threads\n\nCores used per thread during the window, busiest first (threads "
-         "under 0.005 cores left out). Labels: RocksDB names its pool threads; the others are "
-         "identified by creation order (see `LabelThreads` in rescue_bench.cc).\n\n"
+         "under 0.005 cores left out). Labels: the thread names (`comm`) the edge gives its threads "
+         "(plugin/thread_name.h) and RocksDB its pools; \"other\" = unnamed.\n\n"
       << "| sync | payload | clients | threads |\n|---|---|---:|---|\n";
   for (const CaseReport& c : reports) {
     out << "| " << c.r.sync << " | " << c.payload_label << " | " << c.r.clients << " | ";
