@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "gtest/gtest.h"
 
@@ -10,13 +12,20 @@ namespace llmobs_edge::testing {
 std::string TempPath(const std::string& name) {
   // Unix socket paths must fit in sun_path (108 bytes), which Bazel's TEST_TMPDIR may not: use a
   // short private directory under /tmp.
-  static const std::string dir = [] {
+  // Never destroyed, so the exit hook below can still read it.
+  static const std::string* const dir = [] {
     char tmpl[] = "/tmp/edge-test-XXXXXX";
     const char* d = mkdtemp(tmpl);
-    return std::string(d ? d : "/tmp");
+    if (d == nullptr) return new std::string("/tmp");
+    auto* path = new std::string(d);
+    std::atexit([] {  // the sockets and files of this test process go with it
+      std::error_code ec;
+      std::filesystem::remove_all(*dir, ec);
+    });
+    return path;
   }();
   static std::atomic<int> counter{0};
-  return dir + "/" + name + "-" + std::to_string(counter.fetch_add(1));
+  return *dir + "/" + name + "-" + std::to_string(counter.fetch_add(1));
 }
 
 EdgeHarness::EdgeHarness(HarnessOptions o) : ioc_(o.threads) {
