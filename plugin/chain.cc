@@ -86,12 +86,12 @@ StageChain::StageChain(std::vector<std::unique_ptr<Stage>> stages, decoder::Read
   }
 }
 
-bool StageChain::MayRunStages(std::string_view body) const {
-  return !stages_.empty() && (needs_every_payload_ || decoder::MayContainLlmobs(body));
+bool StageChain::WillDecode(std::string_view body) const {
+  return needs_every_payload_ || decoder::MayContainLlmobs(body);
 }
 
 ChainResult StageChain::Run(std::string_view body, const TraceRequest& request,
-                            ChainScratch* scratch) const {
+                            ChainScratch* scratch, bool will_decode) const {
   ChainResult result;
   result.body = body;
   auto finish = [&](ChainResult::Kind kind) {
@@ -100,9 +100,7 @@ ChainResult StageChain::Run(std::string_view body, const TraceRequest& request,
     m_.by_kind[static_cast<int>(kind)]->Inc();
     return result;
   };
-  if (!needs_every_payload_ && !decoder::MayContainLlmobs(body)) {
-    return finish(ChainResult::Kind::kSkipped);
-  }
+  if (!will_decode) return finish(ChainResult::Kind::kSkipped);
   if (absl::Status st = reader_.Read(body, &scratch->payload); !st.ok()) {
     scratch->payload.Clear();
     uint64_t held_back;

@@ -87,7 +87,12 @@ class StageChain {
              telemetry::Registry* metrics);
 
   // Before forwarding. `body` must stay alive until AfterForward returns.
-  ChainResult Run(std::string_view body, const TraceRequest& request, ChainScratch* scratch) const;
+  ChainResult Run(std::string_view body, const TraceRequest& request, ChainScratch* scratch) const {
+    return Run(body, request, scratch, WillDecode(body));
+  }
+  // The same with WillDecode(body) already known (one prefilter scan per payload).
+  ChainResult Run(std::string_view body, const TraceRequest& request, ChainScratch* scratch,
+                  bool will_decode) const;
 
   // After the Agent answered or failed; a no-op for payloads that were not decoded.
   void AfterForward(const ChainResult& result, const TraceRequest& request,
@@ -95,9 +100,10 @@ class StageChain {
 
   size_t size() const { return stages_.size(); }
 
-  // Whether Run may hand `body` to the stages (which may block, e.g. on the ledger's fsync) rather
-  // than stop at the prefilter. Servers run such payloads off their io threads.
-  bool MayRunStages(std::string_view body) const;
+  // Whether Run decodes `body` rather than stopping at the prefilter (no "_llmobs" bytes and no
+  // stage that needs every payload). With stages, such payloads reach them, and stages may block
+  // (the ledger's fsync): servers run those off their io threads.
+  bool WillDecode(std::string_view body) const;
 
  private:
   struct Metrics {

@@ -347,15 +347,19 @@ awaitable<void> Session::HandleTraces(Route route) {
   }
   // Payloads the stages may work on run on the pipeline threads: a rescue commit can wait for an
   // fsync, and the io threads must keep serving every other connection meanwhile.
-  const bool offload = server_.pipeline_executor_.has_value() && server_.chain_.MayRunStages(body);
+  const bool decode = server_.chain_.WillDecode(body);
+  const bool offload =
+      decode && server_.chain_.size() > 0 && server_.pipeline_executor_.has_value();
   plugin::ChainResult result;
   if (offload) {
     result = co_await asio::co_spawn(
         *server_.pipeline_executor_,
-        [&]() -> awaitable<plugin::ChainResult> { co_return server_.chain_.Run(body, tr, &scratch_); },
+        [&]() -> awaitable<plugin::ChainResult> {
+          co_return server_.chain_.Run(body, tr, &scratch_, /*will_decode=*/true);
+        },
         use_awaitable);
   } else {
-    result = server_.chain_.Run(body, tr, &scratch_);
+    result = server_.chain_.Run(body, tr, &scratch_, decode);
   }
 
   OutboundRequest up;

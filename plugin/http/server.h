@@ -60,7 +60,7 @@ class HttpServer {
   void SetAgentStateObserver(std::function<void(std::string_view)> observer) {
     agent_state_observer_ = std::move(observer);
   }
-  // Where payloads that reach the stages run (plugin::StageChain::MayRunStages), so a stage that
+  // Where payloads that reach the stages run (plugin::StageChain::WillDecode, with stages), so a stage that
   // waits (a ledger commit's fsync) does not hold an io thread; the session resumes on its own
   // strand afterwards. Unset: they run on the io threads. Set before Start().
   void SetPipelineExecutor(boost::asio::any_io_executor executor) {
