@@ -23,14 +23,17 @@
 #include <vector>
 
 #include "tests/bench/corpus.h"
-#include "tests/bench/proxy_edge_process.h"
+#include "tests/bench/proxy_edge.h"
 #include "tests/bench/proxy_sink.h"
+#include "tests/integration/edge_binary.h"
+#include "tests/integration/edge_process.h"
 #include "tests/integration/test_client.h"
 
 namespace llmobs_edge::bench::proxy {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing::FindEdgeBinary;
 using testing::TestClient;
 using testing::TestRequest;
 using testing::TestResponse;
@@ -126,7 +129,7 @@ double SelfCpuSeconds() {
 
 // Process / machine CPU over an interval.
 struct CpuMeter {
-  const EdgeProcess* edge = nullptr;
+  const ProxyEdge* edge = nullptr;
   double edge_cpu = 0, self_cpu = 0;
   MachineTicks machine;
   Clock::time_point t;
@@ -233,7 +236,7 @@ const char* PathShort(Path p) {
 struct Bench {
   const Options& opt;
   Upstream& agent;
-  EdgeProcess& edge;
+  ProxyEdge& edge;
   Result& result;
   std::vector<std::string> notes;  // correctness problems, printed at the end
   std::mutex mu;
@@ -437,7 +440,8 @@ SaturationRun RunSaturationOnce(Bench& b, const Payload& p, Path path, int clien
   ready.arrive_and_wait();
   CpuMeter meter;
   meter.edge = &b.edge;
-  const std::map<int, double> threads_before = b.edge.ThreadCpuSeconds();
+  std::map<int, double> threads_before;  // tid -> CPU seconds
+  for (const testing::ThreadCpu& t : b.edge.Threads()) threads_before[t.tid] = t.seconds;
   meter.Begin();
   go.count_down();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -445,9 +449,9 @@ SaturationRun RunSaturationOnce(Bench& b, const Payload& p, Path path, int clien
   for (auto& t : threads) t.join();
   SaturationRun run;
   run.cpu = meter.End();
-  for (const auto& [tid, cpu] : b.edge.ThreadCpuSeconds()) {
-    const auto it = threads_before.find(tid);
-    const double d = cpu - (it == threads_before.end() ? 0 : it->second);
+  for (const testing::ThreadCpu& t : b.edge.Threads()) {
+    const auto it = threads_before.find(t.tid);
+    const double d = t.seconds - (it == threads_before.end() ? 0 : it->second);
     if (d > 0) run.edge_threads.push_back(d / run.cpu.wall);
   }
   std::sort(run.edge_threads.rbegin(), run.edge_threads.rend());
@@ -557,7 +561,7 @@ Result Run(const Options& options, std::ostream& out) {
   }
   Upstream& agent = *upstream;
 
-  EdgeProcess edge;
+  ProxyEdge edge;
   std::fprintf(stderr, "starting %s...\n", binary.c_str());
   if (std::string err = edge.Start(binary, agent.url()); !err.empty()) {
     result.error = err;
@@ -627,7 +631,7 @@ Result Run(const Options& options, std::ostream& out) {
   const uint64_t rss_end = edge.RssBytes();
   const double edge_cpu_total = edge.CpuSeconds();
   std::fprintf(stderr, "stopping the edge (SIGTERM)...\n");
-  result.edge_exit_code = edge.Stop();
+  result.edge_exit_code = edge.Terminate(30);
   if (result.edge_exit_code != 0) {
     b.notes.push_back("the edge exited with " + std::to_string(result.edge_exit_code) +
                       " after SIGTERM: " + edge.LogTail());

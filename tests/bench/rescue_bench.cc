@@ -27,19 +27,27 @@
 
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
-#include "tests/bench/proxy_edge_process.h"
 #include "tests/bench/rescue_edge.h"
 #include "tests/bench/rescue_payload.h"
 #include "tests/bench/rescue_sink.h"
+#include "tests/integration/edge_binary.h"
+#include "tests/integration/edge_process.h"
 #include "tests/integration/test_client.h"
 
 namespace llmobs_edge::bench::rescue {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing::FindEdgeBinary;
+using testing::HistogramBuckets;
+using testing::HistogramQuantile;
+using testing::Metric;
+using testing::MetricMap;
+using testing::ParseMetrics;
 using testing::TestClient;
 using testing::TestRequest;
 using testing::TestResponse;
+using testing::ThreadCpu;
 
 constexpr double kTargetEventsPerSecond = 20000;
 constexpr uint64_t kMiB = 1024 * 1024;
@@ -570,7 +578,7 @@ class CaseRunner {
     rep->rss_peak = edge.PeakRssBytes();
     rep->rss_end = edge.RssBytes();
     rep->du_drained = Du(ledger);
-    r.edge_exit_code = edge.Stop();
+    r.edge_exit_code = edge.Terminate(60);
     if (r.edge_exit_code != 0) {
       rep->notes.push_back("the edge exited with " + std::to_string(r.edge_exit_code) +
                            " after SIGTERM: " + edge.LogTail());
@@ -663,7 +671,7 @@ Result Run(const Options& options_in, std::ostream& out) {
   const MachineTicks ticks_before = ReadMachineTicks();
 
   const std::string binary =
-      options.edge_binary.empty() ? proxy::FindEdgeBinary(options.argv0) : options.edge_binary;
+      options.edge_binary.empty() ? FindEdgeBinary(options.argv0) : options.edge_binary;
   if (binary.empty()) {
     result.error = "cannot find the edge binary in the runfiles (run through bazel, or pass --edge)";
     return result;

@@ -58,6 +58,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/crash/edge_child.h"
+#include "tests/integration/edge_binary.h"
+#include "tests/integration/edge_process.h"
 #include "tests/integration/fake_agent.h"
 #include "tests/integration/test_client.h"
 
@@ -68,6 +70,10 @@ using decoder::testing::EncodeLlmobsStruct;
 using decoder::testing::EncodePayload;
 using decoder::testing::TestSpan;
 using testing::FakeAgent;
+using testing::FindEdgeBinary;
+using testing::FirstSample;
+using testing::MetricMap;
+using testing::ParseMetrics;
 using testing::RecordedRequest;
 using testing::TestClient;
 using testing::TestRequest;
@@ -343,7 +349,8 @@ struct Scrape {
   void Add(const std::string& m) {
     if (m.empty()) return;
     ok = true;
-    auto v = [&](const std::string& name) { return std::max(0.0, MetricValue(m, name)); };
+    const MetricMap parsed = ParseMetrics(m);
+    auto v = [&](const std::string& name) { return std::max(0.0, FirstSample(parsed, name, -1)); };
     rescued += v("llmobs_edge_rescue_events_total{outcome=\"rescued\"}");
     deduplicated += v("llmobs_edge_rescue_events_total{outcome=\"deduplicated\"}");
     lost += v("llmobs_edge_rescue_events_total{outcome=\"lost\"}");
@@ -525,7 +532,7 @@ TEST(CrashTest, SigkillUnderLoadDeliversEveryRescuedEventAndKeepsSampling) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (stats.exited.load() < clients) {
-      std::string tail = edge.LogTail();
+      std::string tail = edge.LogTail(3000);
       edge.Kill();
       abort_clients();
       FAIL() << stats.in_flight.load() << " payloads still unanswered after 60 s; edge log: "
@@ -544,8 +551,9 @@ TEST(CrashTest, SigkillUnderLoadDeliversEveryRescuedEventAndKeepsSampling) {
         stable_since = Clock::now();
       }
       const std::string m = edge.Metrics();
-      const double outbox = MetricValue(m, "llmobs_edge_intake_outbox_records");
-      const double ledger_outbox = MetricValue(m, "llmobs_edge_ledger_outbox_records");
+      const MetricMap parsed = ParseMetrics(m);
+      const double outbox = FirstSample(parsed, "llmobs_edge_intake_outbox_records", -1);
+      const double ledger_outbox = FirstSample(parsed, "llmobs_edge_ledger_outbox_records", -1);
       if (!m.empty() && outbox == 0 && ledger_outbox <= 0 &&
           Clock::now() - stable_since >= std::chrono::milliseconds(500)) {
         drained = true;
@@ -563,7 +571,8 @@ TEST(CrashTest, SigkillUnderLoadDeliversEveryRescuedEventAndKeepsSampling) {
   const double elapsed = Seconds(Clock::now() - t0);
 
   EXPECT_TRUE(drained) << "the last incarnation's outbox did not drain within 60 s";
-  EXPECT_EQ(final_exit, 0) << "SIGTERM exit code of the last incarnation; log: " << edge.LogTail();
+  EXPECT_EQ(final_exit, 0) << "SIGTERM exit code of the last incarnation; log: "
+                           << edge.LogTail(3000);
   EXPECT_EQ(stats.unexpected_status.load(), 0u)
       << "non-200 answers, e.g. " << (stats.unexpected.empty() ? "" : stats.unexpected[0]);
 
@@ -786,7 +795,8 @@ TEST(CrashTest, SigkillUnderLoadDeliversEveryRescuedEventAndKeepsSampling) {
   }
 
   // --- (3) Figures ------------------------------------------------------------------------------
-  const double final_delivered = MetricValue(final_metrics, "llmobs_edge_intake_events_delivered");
+  const double final_delivered =
+      FirstSample(ParseMetrics(final_metrics), "llmobs_edge_intake_events_delivered", -1);
   const std::string figures = absl::StrFormat(
       "CRASH_TEST_FIGURES: cycles=%d sigkills under load (+%d while starting), %d incarnations, "
       "%d clients; payloads=%d "
