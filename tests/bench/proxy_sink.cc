@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "tests/bench/loopback_server.h"
 #include "tests/integration/fake_agent.h"
 
 namespace llmobs_edge::bench::proxy {
@@ -66,39 +67,13 @@ class FastSink : public Upstream {
  public:
   FastSink(uint64_t keep_whole_up_to, size_t edge_bytes, size_t read_size)
       : keep_whole_up_to_(keep_whole_up_to), edge_bytes_(edge_bytes), read_size_(read_size) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        ::listen(listen_fd_, 1024) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      std::perror("FastSink: listen");
-      std::abort();
-    }
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
+    server_ = std::make_unique<LoopbackServer>("FastSink", [this](int fd) { Serve(fd); });
   }
 
-  ~FastSink() override {
-    stopping_ = true;
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    ::close(listen_fd_);
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-      threads = std::move(threads_);
-    }
-    for (auto& t : threads) t.join();
-  }
+  ~FastSink() override { server_.reset(); }  // joins the connection threads first
 
-  std::string url() const override { return "http://127.0.0.1:" + std::to_string(port_); }
-  uint16_t port() const override { return port_; }
+  std::string url() const override { return server_->url(); }
+  uint16_t port() const override { return server_->port(); }
   std::vector<Received> Take() override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<Received> out;
@@ -112,26 +87,6 @@ class FastSink : public Upstream {
   }
 
  private:
-  void AcceptLoop() {
-    while (!stopping_) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;  // shut down
-      }
-      const int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      std::lock_guard<std::mutex> lock(mu_);
-      open_fds_.push_back(fd);
-      threads_.emplace_back([this, fd] {
-        Serve(fd);
-        std::lock_guard<std::mutex> l(mu_);
-        open_fds_.erase(std::find(open_fds_.begin(), open_fds_.end(), fd));
-        ::close(fd);
-      });
-    }
-  }
-
   void Serve(int fd) {
     std::vector<char> buf(std::max<size_t>(read_size_, kMaxHeader));
     size_t begin = 0, end = 0;  // unread bytes in buf
@@ -261,14 +216,9 @@ class FastSink : public Upstream {
   const uint64_t keep_whole_up_to_;
   const size_t edge_bytes_;
   const size_t read_size_;
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
   std::mutex mu_;
-  std::vector<std::thread> threads_;
-  std::vector<int> open_fds_;
   std::vector<Received> received_;
+  std::unique_ptr<LoopbackServer> server_;  // last: its threads use the members above
 };
 
 class HarnessFakeAgent : public Upstream {

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/bench/loopback_server.h"
 #include "tests/integration/fake_agent.h"
 
 namespace llmobs_edge::bench::rescue {
@@ -73,38 +74,12 @@ const void* Find(std::string_view hay, std::string_view needle, size_t from) {
 class Sink final : public RescueSink {
  public:
   Sink() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        ::listen(listen_fd_, 1024) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      std::perror("RescueSink: listen");
-      std::abort();
-    }
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
+    server_ = std::make_unique<LoopbackServer>("RescueSink", [this](int fd) { Serve(fd); });
   }
 
-  ~Sink() override {
-    stopping_ = true;
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    ::close(listen_fd_);
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-      threads = std::move(threads_);
-    }
-    for (auto& t : threads) t.join();
-  }
+  ~Sink() override { server_.reset(); }  // joins the connection threads first
 
-  std::string url() const override { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const override { return server_->url(); }
   SinkCounts counts() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return counts_;
@@ -117,26 +92,6 @@ class Sink final : public RescueSink {
   }
 
  private:
-  void AcceptLoop() {
-    while (!stopping_) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;
-      }
-      const int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      std::lock_guard<std::mutex> lock(mu_);
-      open_fds_.push_back(fd);
-      threads_.emplace_back([this, fd] {
-        Serve(fd);
-        std::lock_guard<std::mutex> l(mu_);
-        open_fds_.erase(std::find(open_fds_.begin(), open_fds_.end(), fd));
-        ::close(fd);
-      });
-    }
-  }
-
   // The APM span id of every envelope: the first "span_id":"<digits>" after each "spans":[
   // (the event's keys are sorted, so that is _dd.span_id; message contents are JSON strings, in
   // which a quote is always escaped, so neither pattern can come from them).
@@ -278,15 +233,10 @@ class Sink final : public RescueSink {
     }
   }
 
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
   mutable std::mutex mu_;
-  std::vector<std::thread> threads_;
-  std::vector<int> open_fds_;
   SinkCounts counts_;
   std::vector<uint64_t> ids_;
+  std::unique_ptr<LoopbackServer> server_;  // last: its threads use the members above
 };
 
 }  // namespace
