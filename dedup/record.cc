@@ -83,6 +83,23 @@ uint32_t StateCrc(uint32_t version, const State& s) {
       .crc();
 }
 
+uint32_t DeltaCrc(const StateDelta& d) {
+  return Framer()
+      .U64(d.next_seq)
+      .U64(static_cast<uint64_t>(d.outbox_records))
+      .U64(static_cast<uint64_t>(d.outbox_bytes))
+      .U64(d.next_dead_letter_seq)
+      .U64(static_cast<uint64_t>(d.dead_letter_records))
+      .U64(static_cast<uint64_t>(d.dead_letter_bytes))
+      .crc();
+}
+
+uint64_t AddClamped(uint64_t base, int64_t delta) {
+  if (delta >= 0) return base + static_cast<uint64_t>(delta);
+  const uint64_t minus = static_cast<uint64_t>(-(delta + 1)) + 1;  // |delta| without overflow
+  return base > minus ? base - minus : 0;
+}
+
 void FillOutboxProto(const EventKey& key, std::string_view event_json, int64_t enqueued_unix_ms,
                      uint32_t attempts, ledger::v1::OutboxRecord* p) {
   p->set_trace_id(key.trace_id);
@@ -222,11 +239,60 @@ absl::StatusOr<State> DecodeState(std::string_view value) {
   if (p.crc32c() != StateCrc(p.format_version(), s)) {
     return absl::DataLossError("ledger state: checksum mismatch");
   }
-  if (p.format_version() != kFormatVersion) {
+  if (p.format_version() < kOldestReadableFormatVersion || p.format_version() > kFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat("the ledger was written in format version ", p.format_version(),
                      "; this binary reads version ", kFormatVersion));
   }
+  return s;
+}
+
+StateDelta& StateDelta::operator+=(const StateDelta& o) {
+  next_seq = std::max(next_seq, o.next_seq);
+  outbox_records += o.outbox_records;
+  outbox_bytes += o.outbox_bytes;
+  next_dead_letter_seq = std::max(next_dead_letter_seq, o.next_dead_letter_seq);
+  dead_letter_records += o.dead_letter_records;
+  dead_letter_bytes += o.dead_letter_bytes;
+  return *this;
+}
+
+std::string EncodeStateDelta(const StateDelta& d) {
+  ledger::v1::LedgerStateDelta p;
+  p.set_next_seq(d.next_seq);
+  p.set_outbox_records(d.outbox_records);
+  p.set_outbox_bytes(d.outbox_bytes);
+  p.set_next_dead_letter_seq(d.next_dead_letter_seq);
+  p.set_dead_letter_records(d.dead_letter_records);
+  p.set_dead_letter_bytes(d.dead_letter_bytes);
+  p.set_crc32c(DeltaCrc(d));
+  return p.SerializeAsString();
+}
+
+absl::StatusOr<StateDelta> DecodeStateDelta(std::string_view value) {
+  ledger::v1::LedgerStateDelta p;
+  if (!p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError("ledger state delta: does not parse");
+  }
+  StateDelta d;
+  d.next_seq = p.next_seq();
+  d.outbox_records = p.outbox_records();
+  d.outbox_bytes = p.outbox_bytes();
+  d.next_dead_letter_seq = p.next_dead_letter_seq();
+  d.dead_letter_records = p.dead_letter_records();
+  d.dead_letter_bytes = p.dead_letter_bytes();
+  if (p.crc32c() != DeltaCrc(d)) return absl::DataLossError("ledger state delta: checksum mismatch");
+  return d;
+}
+
+State Apply(const State& base, const StateDelta& d) {
+  State s = base;
+  s.next_seq = std::max(s.next_seq, d.next_seq);
+  s.outbox_records = AddClamped(s.outbox_records, d.outbox_records);
+  s.outbox_bytes = AddClamped(s.outbox_bytes, d.outbox_bytes);
+  s.next_dead_letter_seq = std::max(s.next_dead_letter_seq, d.next_dead_letter_seq);
+  s.dead_letter_records = AddClamped(s.dead_letter_records, d.dead_letter_records);
+  s.dead_letter_bytes = AddClamped(s.dead_letter_bytes, d.dead_letter_bytes);
   return s;
 }
 

@@ -12,7 +12,10 @@
 
 namespace llmobs_edge::dedup::record {
 
-inline constexpr uint32_t kFormatVersion = 1;
+// Format 2: the counters are a LedgerState base plus LedgerStateDelta merge operands. Format 1
+// (one LedgerState rewritten by every write) is still read, as a base.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestReadableFormatVersion = 1;
 inline constexpr size_t kMaxReasonBytes = 1024;
 
 // Outbox and dead-letter keys: the sequence number, 8 bytes big-endian (byte order = seq order).
@@ -64,5 +67,26 @@ std::string EncodeState(const State& state);
 // DataLossError when corrupt; FailedPreconditionError naming the version when the format is
 // newer than this binary's.
 absl::StatusOr<State> DecodeState(std::string_view value);
+
+// One write's change to the counters (LedgerStateDelta, the merge operand of kStateKey). Counts
+// add; the next sequence numbers take the maximum, 0 meaning unchanged. Deltas commute, so
+// concurrent writes may reach the log in any order.
+struct StateDelta {
+  uint64_t next_seq = 0;
+  int64_t outbox_records = 0;
+  int64_t outbox_bytes = 0;
+  uint64_t next_dead_letter_seq = 0;
+  int64_t dead_letter_records = 0;
+  int64_t dead_letter_bytes = 0;
+
+  StateDelta& operator+=(const StateDelta& other);
+  friend bool operator==(const StateDelta&, const StateDelta&) = default;
+};
+std::string EncodeStateDelta(const StateDelta& delta);
+// DataLossError when corrupt.
+absl::StatusOr<StateDelta> DecodeStateDelta(std::string_view value);
+// `base` with `delta` applied; a count that would go below zero (only after corruption from
+// outside) stays at zero.
+State Apply(const State& base, const StateDelta& delta);
 
 }  // namespace llmobs_edge::dedup::record

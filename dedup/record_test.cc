@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "dedup/crc32c.h"
 #include "gtest/gtest.h"
 #include "proto/ledger.pb.h"
@@ -122,16 +123,27 @@ TEST(Record, StateRoundTripAndVersionCheck) {
   EXPECT_EQ(DecodeState("garbage").status().code(), absl::StatusCode::kDataLoss);
 
   // A state written by a newer format (valid checksum) is refused with a clear message.
+  const uint32_t newer = kFormatVersion + 1;
   ledger::v1::LedgerState p;
-  p.set_format_version(2);
+  p.set_format_version(newer);
   p.set_next_seq(1);
   p.set_next_dead_letter_seq(1);
-  p.set_crc32c(Crc32c(LittleEndian(2, 4) + LittleEndian(1, 8) + LittleEndian(0, 8) +
+  p.set_crc32c(Crc32c(LittleEndian(newer, 4) + LittleEndian(1, 8) + LittleEndian(0, 8) +
                       LittleEndian(0, 8) + LittleEndian(1, 8) + LittleEndian(0, 8) +
                       LittleEndian(0, 8)));
   back = DecodeState(p.SerializeAsString());
   EXPECT_EQ(back.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(back.status().message().find("format version 2"), absl::string_view::npos);
+  EXPECT_NE(back.status().message().find(absl::StrCat("format version ", newer)),
+            absl::string_view::npos);
+
+  // Format 1 (before the counters became merge operands) is still read.
+  p.set_format_version(1);
+  p.set_crc32c(Crc32c(LittleEndian(1, 4) + LittleEndian(1, 8) + LittleEndian(0, 8) +
+                      LittleEndian(0, 8) + LittleEndian(1, 8) + LittleEndian(0, 8) +
+                      LittleEndian(0, 8)));
+  back = DecodeState(p.SerializeAsString());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->next_seq, 1u);
 }
 
 }  // namespace
