@@ -577,6 +577,44 @@ TYPED_TEST(LedgerContract, FullOutboxDropsTheOldestAndCounts) {
   EXPECT_EQ(this->Counter("llmobs_edge_ledger_outbox_dropped"), 8u);
 }
 
+// Many writers against a full outbox: every record is either still there or counted as dropped,
+// the bound holds once the writes end, and the counters match what is stored.
+TYPED_TEST(LedgerContract, ConcurrentCommitsIntoAFullOutboxKeepTheBoundAndTheCounts) {
+  const uint64_t one = EncodedBytes(Key(0, 1), 300);
+  const uint64_t bound = 20 * one + one / 2;
+  this->h_.Open({.max_outbox_bytes = bound});
+  constexpr int kThreads = 6;
+  constexpr int kCommits = 40;
+  std::atomic<size_t> enqueued{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int c = 0; c < kCommits; ++c) {
+        Batch b({Key(t * 1000 + c * 3, 1), Key(t * 1000 + c * 3 + 1, 1),
+                 Key(t * 1000 + c * 3 + 2, 1)},
+                300);
+        absl::StatusOr<CommitResult> r = this->ledger().Commit(b.span());
+        if (r.ok()) {
+          enqueued += r->enqueued;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0u);
+  EXPECT_EQ(enqueued.load(), size_t{kThreads * kCommits * 3});
+  const std::vector<OutboxRecord> out = PeekAll(this->ledger());
+  const Ledger::Stats stats = this->ledger().GetStats();
+  uint64_t stored_bytes = 0;
+  for (const OutboxRecord& r : out) stored_bytes += EncodedBytes(r.key, 300);
+  EXPECT_EQ(stats.outbox_records, out.size());
+  EXPECT_EQ(stats.outbox_bytes, stored_bytes);
+  EXPECT_LE(stats.outbox_bytes, bound);
+  EXPECT_EQ(out.size() + this->Counter("llmobs_edge_ledger_outbox_dropped"), enqueued.load());
+}
+
 TYPED_TEST(LedgerContract, ConcurrentCommitsEnqueueEachKeyExactlyOnce) {
   constexpr int kKeys = 400;
   constexpr int kThreads = 4;
@@ -622,10 +660,13 @@ TYPED_TEST(LedgerContract, SenderRunningAlongsideCommitsSeesEveryRecordOnce) {
   constexpr int kEventsPerCommit = 5;
   std::atomic<int> writers_left{kThreads};
   std::atomic<size_t> enqueued{0}, errors{0};
+  std::atomic<bool> sender_acked{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int c = 0; c < kCommitsPerThread; ++c) {
+        // Halfway, let the sender catch up once, so it surely runs while commits land.
+        while (c == kCommitsPerThread / 2 && !sender_acked.load()) std::this_thread::yield();
         std::vector<EventKey> keys;
         for (int e = 0; e < kEventsPerCommit; ++e) {
           keys.push_back(Key((t * kCommitsPerThread + c) * kEventsPerCommit + e, 3));
@@ -655,6 +696,7 @@ TYPED_TEST(LedgerContract, SenderRunningAlongsideCommitsSeesEveryRecordOnce) {
       seqs.push_back(r.seq);
     }
     ASSERT_TRUE(this->ledger().Ack(seqs).ok());
+    if (!seqs.empty()) sender_acked = true;
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(errors.load(), 0u);

@@ -834,6 +834,7 @@ bool RocksLedger::PrepareGroup(const std::vector<CommitRequest*>& group, Prepare
     }
   }
   if (appends.empty()) {
+    ReturnBatch(std::move(p->batch));
     for (size_t g = 0; g < group.size(); ++g) group[g]->result = p->results[g];
     return false;
   }
@@ -853,37 +854,41 @@ bool RocksLedger::PrepareGroup(const std::vector<CommitRequest*>& group, Prepare
     projected_records = counters_.outbox_records + static_cast<int64_t>(appends.size());
     projected_bytes = counters_.outbox_bytes + inflight_bytes_;
   }
+  // A failure from here on: the write never happens; release what was registered.
+  auto abandon = [&](const absl::Status& status) {
+    {
+      std::lock_guard mem_lock(mem_mu_);
+      UnregisterLocked(*p);
+    }
+    mem_cv_.notify_all();
+    ReturnBatch(std::move(p->batch));
+    return fail_all(status);
+  };
   p->delta.next_seq = appends.back().seq + 1;
   p->delta.outbox_records = static_cast<int64_t>(appends.size());
   p->delta.outbox_bytes = bytes;
-  if (projected_bytes > static_cast<int64_t>(std::min<uint64_t>(options_.max_outbox_bytes,
-                                                                 INT64_MAX))) {
+  const int64_t max_bytes =
+      static_cast<int64_t>(std::min<uint64_t>(options_.max_outbox_bytes, INT64_MAX));
+  if (projected_bytes > max_bytes) {
     // Over the bound: drop the oldest records in this same write. Deleters are serialised
-    // (delete_mu_, held until the write ends), so no record is dropped twice.
+    // (delete_mu_, held until the write ends), so no record is dropped twice. Project again
+    // once the lock is ours: a group that held it has since written its own drops.
     p->delete_lock = std::unique_lock(delete_mu_);
+    {
+      std::lock_guard mem_lock(mem_mu_);
+      projected_bytes = counters_.outbox_bytes + inflight_bytes_;
+    }
     int64_t records = projected_records;
     int64_t after = projected_bytes;
     absl::Status s = DropOldest(kOutbox, outbox_head_.load(), options_.max_outbox_bytes, &records,
                                 &after, &appends, &batch, &p->dropped, &p->new_head);
-    if (!s.ok()) {
-      std::lock_guard mem_lock(mem_mu_);
-      UnregisterLocked(*p);
-      mem_cv_.notify_all();
-      ReturnBatch(std::move(p->batch));
-      return fail_all(s);
-    }
+    if (!s.ok()) return abandon(s);
     p->delta.outbox_records -= projected_records - records;
     p->delta.outbox_bytes -= projected_bytes - after;
   }
   for (const Append& a : appends) {
     rocksdb::Status put = batch.Put(cf(kOutbox), record::SeqKey(a.seq), a.value);
-    if (!put.ok()) {
-      std::lock_guard mem_lock(mem_mu_);
-      UnregisterLocked(*p);
-      mem_cv_.notify_all();
-      ReturnBatch(std::move(p->batch));
-      return fail_all(Failure(put, "building the commit"));
-    }
+    if (!put.ok()) return abandon(Failure(put, "building the commit"));
   }
   return true;
 }
