@@ -33,6 +33,7 @@
 #include "dedup/crc32c.h"
 #include "dedup/memory_ledger.h"
 #include "dedup/record.h"
+#include "dedup/record_testing.h"
 #include "dedup/rocks_ledger.h"
 #include "dedup/rocks_ledger_testing.h"
 #include "gtest/gtest.h"
@@ -849,20 +850,11 @@ TEST_F(RocksLedgerTest, CountersAreRebuiltByAScanWhenTheirRecordIsCorrupt) {
 TEST_F(RocksLedgerTest, NewerFormatIsRefusedNamingThePath) {
   Open();
   Commit({Key(1, 1)});
-  // A state record of the next format version with a valid checksum (framing:
-  // proto/ledger.proto).
-  auto le = [](uint64_t v, int bytes) {
-    std::string out;
-    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-    return out;
-  };
+  // A state record of the next format version with a valid checksum.
   const uint32_t newer = record::kFormatVersion + 1;
-  ledger::v1::LedgerState p;
-  p.set_format_version(newer);
-  p.set_next_seq(9);
-  p.set_next_dead_letter_seq(1);
-  p.set_crc32c(Crc32c(le(newer, 4) + le(9, 8) + le(0, 8) + le(0, 8) + le(1, 8) + le(0, 8) + le(0, 8)));
-  ASSERT_TRUE(testing::PutRaw(*ledger_, "default", record::kStateKey, p.SerializeAsString()).ok());
+  const std::string state =
+      record::testing::EncodeStateAsVersion(newer, {.next_seq = 9, .next_dead_letter_seq = 1});
+  ASSERT_TRUE(testing::PutRaw(*ledger_, "default", record::kStateKey, state).ok());
   ledger_.reset();
   RocksLedgerOptions o = Options();
   absl::StatusOr<std::unique_ptr<Ledger>> l = OpenRocksLedger(o, &clock_, nullptr);

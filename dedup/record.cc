@@ -281,7 +281,8 @@ absl::StatusOr<StateDelta> DecodeStateDelta(std::string_view value) {
   d.next_dead_letter_seq = p.next_dead_letter_seq();
   d.dead_letter_records = p.dead_letter_records();
   d.dead_letter_bytes = p.dead_letter_bytes();
-  if (p.crc32c() != DeltaCrc(d)) return absl::DataLossError("ledger state delta: checksum mismatch");
+  if (p.crc32c() != DeltaCrc(d))
+    return absl::DataLossError("ledger state delta: checksum mismatch");
   return d;
 }
 

@@ -2,6 +2,7 @@
 // every single-bit corruption of a stored value is detected.
 
 #include "dedup/record.h"
+#include "dedup/record_testing.h"
 
 #include <string>
 
@@ -13,11 +14,7 @@
 namespace llmobs_edge::dedup::record {
 namespace {
 
-std::string LittleEndian(uint64_t v, int bytes) {
-  std::string out;
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-  return out;
-}
+using testing::LittleEndian;
 
 TEST(Record, SeqKeysSortInSequenceOrder) {
   EXPECT_LT(SeqKey(1), SeqKey(2));
@@ -124,24 +121,13 @@ TEST(Record, StateRoundTripAndVersionCheck) {
 
   // A state written by a newer format (valid checksum) is refused with a clear message.
   const uint32_t newer = kFormatVersion + 1;
-  ledger::v1::LedgerState p;
-  p.set_format_version(newer);
-  p.set_next_seq(1);
-  p.set_next_dead_letter_seq(1);
-  p.set_crc32c(Crc32c(LittleEndian(newer, 4) + LittleEndian(1, 8) + LittleEndian(0, 8) +
-                      LittleEndian(0, 8) + LittleEndian(1, 8) + LittleEndian(0, 8) +
-                      LittleEndian(0, 8)));
-  back = DecodeState(p.SerializeAsString());
+  back = DecodeState(testing::EncodeStateAsVersion(newer, State{}));
   EXPECT_EQ(back.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(back.status().message().find(absl::StrCat("format version ", newer)),
             absl::string_view::npos);
 
   // Format 1 (before the counters became merge operands) is still read.
-  p.set_format_version(1);
-  p.set_crc32c(Crc32c(LittleEndian(1, 4) + LittleEndian(1, 8) + LittleEndian(0, 8) +
-                      LittleEndian(0, 8) + LittleEndian(1, 8) + LittleEndian(0, 8) +
-                      LittleEndian(0, 8)));
-  back = DecodeState(p.SerializeAsString());
+  back = DecodeState(testing::EncodeStateAsVersion(1, State{}));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->next_seq, 1u);
 }

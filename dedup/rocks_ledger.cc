@@ -113,6 +113,15 @@ struct Append {
   std::string value;
 };
 
+// Bytes the entries count against their bound once stored.
+int64_t EntryBytes(const std::vector<Append>& appends) {
+  int64_t bytes = 0;
+  for (const Append& a : appends) {
+    bytes += static_cast<int64_t>(record::SeqEntryBytes(a.value.size()));
+  }
+  return bytes;
+}
+
 std::vector<uint64_t> SortedUnique(absl::Span<const uint64_t> seqs) {
   std::vector<uint64_t> v(seqs.begin(), seqs.end());
   std::sort(v.begin(), v.end());
@@ -1133,9 +1142,8 @@ absl::Status RocksLedger::DeadLetter(absl::Span<const uint64_t> seqs, std::strin
   uint64_t dropped = 0;
   uint64_t new_head = 0;
   // Counts so far: the committed dead letters plus these; DropOldest brings them under the bound.
-  int64_t added_records = static_cast<int64_t>(moved);
-  int64_t added_bytes = 0;
-  for (const Append& a : appends) added_bytes += static_cast<int64_t>(record::SeqEntryBytes(a.value.size()));
+  const int64_t added_records = static_cast<int64_t>(moved);
+  const int64_t added_bytes = EntryBytes(appends);
   if (absl::Status s =
           DropOldest(kDeadLetters, dead_letter_head_.load(), options_.max_dead_letter_bytes,
                      &dead_records, &dead_bytes, &appends, &batch, &dropped, &new_head);
@@ -1237,8 +1245,7 @@ absl::StatusOr<size_t> RocksLedger::RequeueDeadLetters() {
   it.reset();
   if (!changed) return 0;
   const size_t moved = appends.size();
-  int64_t bytes = 0;
-  for (const Append& a : appends) bytes += static_cast<int64_t>(record::SeqEntryBytes(a.value.size()));
+  const int64_t bytes = EntryBytes(appends);
   PreparedGroup reservation;  // only its in-flight registration is used
   int64_t records = 0;
   int64_t projected_bytes = 0;

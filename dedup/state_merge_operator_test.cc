@@ -6,10 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "dedup/crc32c.h"
 #include "dedup/record.h"
+#include "dedup/record_testing.h"
 #include "gtest/gtest.h"
-#include "proto/ledger.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 
@@ -94,7 +93,8 @@ TEST(StateDelta, ApplyAddsCountsTakesMaximaAndClampsAtZero) {
              .next_dead_letter_seq = 3,
              .dead_letter_records = 1,
              .dead_letter_bytes = 100};
-  State s = record::Apply(base, StateDelta{.next_seq = 8, .outbox_records = -2, .outbox_bytes = 40});
+  State s =
+      record::Apply(base, StateDelta{.next_seq = 8, .outbox_records = -2, .outbox_bytes = 40});
   EXPECT_EQ(s.next_seq, 10u);  // a smaller next_seq never moves it back
   EXPECT_EQ(s.outbox_records, 3u);
   EXPECT_EQ(s.outbox_bytes, 540u);
@@ -180,21 +180,11 @@ TEST_F(StateMergeTest, ACorruptOperandMakesTheStateUnreadableNotWrong) {
 TEST_F(StateMergeTest, ABaseOfANewerFormatFailsTheRead) {
   // A state of format version kFormatVersion + 1 with a valid checksum (framing in
   // proto/ledger.proto): folding operands into it would lose what the newer format means.
-  auto le = [](uint64_t v, int bytes) {
-    std::string out;
-    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-    return out;
-  };
   const uint32_t newer = record::kFormatVersion + 1;
-  ledger::v1::LedgerState p;
-  p.set_format_version(newer);
-  p.set_next_seq(9);
-  p.set_next_dead_letter_seq(1);
-  p.set_crc32c(Crc32c(le(newer, 4) + le(9, 8) + le(0, 8) + le(0, 8) + le(1, 8) + le(0, 8) +
-                      le(0, 8)));
-  ASSERT_EQ(record::DecodeState(p.SerializeAsString()).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), "state", p.SerializeAsString()).ok());
+  const std::string state =
+      record::testing::EncodeStateAsVersion(newer, {.next_seq = 9, .next_dead_letter_seq = 1});
+  ASSERT_EQ(record::DecodeState(state).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), "state", state).ok());
   Merge(Commit(11, 1, 10));
   std::string value;
   EXPECT_TRUE(Get(&value).IsCorruption());

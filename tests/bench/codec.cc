@@ -31,6 +31,7 @@
 #include "msgpack/version.hpp"
 #include "tests/bench/breakdown.h"
 #include "tests/bench/corpus.h"
+#include "tests/bench/machine_stats.h"
 #include "tests/bench/peers.h"
 #include "tests/bench/timing.h"
 #include "tests/bench/workload.h"
@@ -57,14 +58,6 @@ constexpr const char* kPython = "/usr/bin/python3";
 // ---------------------------------------------------------------------------------------------
 // Files and runfiles.
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool Exists(const std::string& path) { return access(path.c_str(), R_OK) == 0; }
 
 // `bazel run` starts the program in <bin>.runfiles/llmobs_edge, so workspace-relative paths work
@@ -82,36 +75,6 @@ std::string Runfile(const std::string& rel, const char* argv0) {
 
 // ---------------------------------------------------------------------------------------------
 // Machine facts.
-
-std::string FirstLineWith(const std::string& path, const std::string& prefix) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) {
-      const size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
-
-std::string LoadAverage() {
-  std::string s = ReadFile("/proc/loadavg");
-  const size_t cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
-// Aggregate CPU times from /proc/stat: (busy + idle ticks, steal ticks).
-std::pair<uint64_t, uint64_t> CpuTicks() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t v[8] = {};
-  in >> cpu;
-  for (uint64_t& x : v) in >> x;
-  uint64_t total = 0;
-  for (uint64_t x : v) total += x;
-  return {total, v[7]};
-}
 
 // ---------------------------------------------------------------------------------------------
 // Formatting.
@@ -338,7 +301,7 @@ int Main(int argc, char** argv) {
 
   const double t_start = Now();
   const std::string load_before = LoadAverage();
-  const auto ticks_before = CpuTicks();
+  const MachineTicks ticks_before = ReadMachineTicks();
 
   // Corpus.
   std::vector<Subject> subjects;
@@ -524,10 +487,10 @@ int Main(int argc, char** argv) {
     }
   }
 
-  const auto ticks_after = CpuTicks();
-  const double total_ticks = static_cast<double>(ticks_after.first - ticks_before.first);
+  const MachineTicks ticks_after = ReadMachineTicks();
+  const double total_ticks = static_cast<double>(ticks_after.all - ticks_before.all);
   const double steal = total_ticks > 0
-                           ? static_cast<double>(ticks_after.second - ticks_before.second) /
+                           ? static_cast<double>(ticks_after.steal - ticks_before.steal) /
                                  total_ticks
                            : 0;
   std::sort(cpu_shares.begin(), cpu_shares.end());

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/bench/corpus.h"
+#include "tests/bench/machine_stats.h"
 #include "tests/bench/proxy_edge.h"
 #include "tests/bench/proxy_sink.h"
 #include "tests/integration/edge_binary.h"
@@ -77,55 +78,6 @@ std::string MiB(uint64_t bytes) { return Fmt("%.1f MiB", static_cast<double>(byt
 
 // A signed latency difference in ms.
 std::string Delta(double ms) { return (ms >= 0 ? "+" : "") + Fmt("%.3f", ms); }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string FirstLineWith(const std::string& path, const std::string& prefix) {
-  std::istringstream in(ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) {
-      const size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
-
-std::string LoadAverage() {
-  std::string s = ReadFile("/proc/loadavg");
-  const size_t cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
-// Machine-wide CPU ticks from /proc/stat: (all, busy = all - idle - iowait, steal).
-struct MachineTicks {
-  uint64_t all = 0, busy = 0, steal = 0;
-};
-MachineTicks ReadMachineTicks() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t v[8] = {};
-  in >> cpu;
-  for (uint64_t& x : v) in >> x;
-  MachineTicks t;
-  for (uint64_t x : v) t.all += x;
-  t.busy = t.all - v[3] - v[4];
-  t.steal = v[7];
-  return t;
-}
-
-double SelfCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 // Process / machine CPU over an interval.
 struct CpuMeter {

@@ -23,45 +23,6 @@ namespace {
 
 constexpr size_t kMaxHeader = 64 * 1024;
 
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-std::string Answer(unsigned status, const char* reason, std::string_view content_type,
-                   std::string_view body, bool keep_alive) {
-  std::string out =
-      "HTTP/1.1 " + std::to_string(status) + " " + reason +
-      "\r\nDatadog-Agent-Version: 7.99.0\r\nContent-Type: " + std::string(content_type) +
-      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  if (!keep_alive) out += "Connection: close\r\n";
-  out += "\r\n";
-  out.append(body);
-  return out;
-}
 
 class FastSink : public Upstream {
  public:
@@ -133,8 +94,8 @@ class FastSink : public Upstream {
         }
         const size_t colon = line.find(':');
         if (colon == std::string_view::npos) continue;
-        const std::string_view name = Trim(line.substr(0, colon));
-        const std::string_view value = Trim(line.substr(colon + 1));
+        const std::string_view name = TrimHeaderValue(line.substr(0, colon));
+        const std::string_view value = TrimHeaderValue(line.substr(colon + 1));
         if (IEquals(name, "Content-Length")) {
           length = std::strtoull(std::string(value).c_str(), nullptr, 10);
         } else if (IEquals(name, "Transfer-Encoding")) {
@@ -148,8 +109,8 @@ class FastSink : public Upstream {
       }
       if (chunked) {
         // Neither the edge nor the benchmark's clients send chunked trace payloads.
-        SendAll(fd,
-                Answer(501, "Not Implemented", "text/plain", "chunked: not supported\n", false));
+        SendAll(fd, HttpAnswer(501, "Not Implemented", "text/plain", "chunked: not supported\n",
+                               false));
         return;
       }
       if (expect_continue && !SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
@@ -202,12 +163,13 @@ class FastSink : public Upstream {
       }
       std::string answer;
       if (path == "/v0.4/traces" || path == "/v0.5/traces") {
-        answer = Answer(200, "OK", "application/json",
-                        "{\"rate_by_service\":{\"service:,env:\":1}}\n", keep_alive);
+        answer = HttpAnswer(200, "OK", "application/json",
+                            "{\"rate_by_service\":{\"service:,env:\":1}}\n", keep_alive);
       } else if (path == "/info") {
-        answer = Answer(200, "OK", "application/json", testing::FakeAgent::InfoBody(), keep_alive);
+        answer =
+            HttpAnswer(200, "OK", "application/json", testing::FakeAgent::InfoBody(), keep_alive);
       } else {
-        answer = Answer(200, "OK", "text/plain; charset=utf-8", "OK\n", keep_alive);
+        answer = HttpAnswer(200, "OK", "text/plain; charset=utf-8", "OK\n", keep_alive);
       }
       if (!SendAll(fd, answer) || !keep_alive) return;
     }

@@ -28,6 +28,7 @@
 #include "dedup/state_merge_operator.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "tests/bench/machine_stats.h"
 #include "tests/bench/rescue_edge.h"
 #include "tests/bench/rescue_payload.h"
 #include "tests/bench/rescue_sink.h"
@@ -76,55 +77,6 @@ std::string Thousands(double v) {
 }
 
 std::string MiB(double bytes) { return Fmt("%.1f MiB", bytes / kMiB); }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string FirstLineWith(const std::string& path, const std::string& prefix) {
-  std::istringstream in(ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) {
-      const size_t colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  }
-  return "unknown";
-}
-
-std::string LoadAverage() {
-  std::string s = ReadFile("/proc/loadavg");
-  const size_t cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
-struct MachineTicks {
-  uint64_t all = 0, busy = 0, steal = 0, iowait = 0;
-};
-MachineTicks ReadMachineTicks() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  uint64_t v[8] = {};
-  in >> cpu;
-  for (uint64_t& x : v) in >> x;
-  MachineTicks t;
-  for (uint64_t x : v) t.all += x;
-  t.busy = t.all - v[3] - v[4];
-  t.iowait = v[4];
-  t.steal = v[7];
-  return t;
-}
-
-double SelfCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 // write_bytes (bytes the process caused to be sent to storage) from /proc/PID/io.
 uint64_t ProcWriteBytes(pid_t pid) {

@@ -28,44 +28,6 @@ constexpr size_t kMaxHeader = 64 * 1024;
 constexpr size_t kReadSize = 256 * 1024;
 constexpr std::string_view kEvpPath = "/evp_proxy/v2/api/v2/llmobs";
 
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-std::string Answer(unsigned status, const char* reason, std::string_view body, bool keep_alive) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
-                    "\r\nDatadog-Agent-Version: 7.99.0\r\nContent-Type: application/json"
-                    "\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
-  if (!keep_alive) out += "Connection: close\r\n";
-  out += "\r\n";
-  out.append(body);
-  return out;
-}
-
 const void* Find(std::string_view hay, std::string_view needle, size_t from) {
   if (from >= hay.size()) return nullptr;
   return ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
@@ -165,8 +127,8 @@ class Sink final : public RescueSink {
         }
         const size_t colon = line.find(':');
         if (colon == std::string_view::npos) continue;
-        const std::string_view name = Trim(line.substr(0, colon));
-        const std::string_view value = Trim(line.substr(colon + 1));
+        const std::string_view name = TrimHeaderValue(line.substr(0, colon));
+        const std::string_view value = TrimHeaderValue(line.substr(colon + 1));
         if (IEquals(name, "Content-Length")) {
           length = std::strtoull(std::string(value).c_str(), nullptr, 10);
         } else if (IEquals(name, "Transfer-Encoding")) {
@@ -178,7 +140,7 @@ class Sink final : public RescueSink {
         }
       }
       if (chunked) {
-        SendAll(fd, Answer(501, "Not Implemented", "{}", false));
+        SendAll(fd, HttpAnswer(501, "Not Implemented", "application/json", "{}", false));
         return;
       }
       body.resize(length);
@@ -203,7 +165,8 @@ class Sink final : public RescueSink {
           counts_.trace_bytes += body.size();
           counts_.unscrubbed_payloads += unscrubbed;
         }
-        answer = Answer(200, "OK", "{\"rate_by_service\":{\"service:,env:\":1}}\n", keep_alive);
+        answer = HttpAnswer(200, "OK", "application/json",
+                            "{\"rate_by_service\":{\"service:,env:\":1}}\n", keep_alive);
       } else if (path == kEvpPath && method == "POST") {
         ids.clear();
         uint64_t bad = 0;
@@ -218,15 +181,16 @@ class Sink final : public RescueSink {
           if (!ids.empty()) counts_.last_event = std::chrono::steady_clock::now();
           ids_.insert(ids_.end(), ids.begin(), ids.end());
         }
-        answer = Answer(202, "Accepted", "{}", keep_alive);
+        answer = HttpAnswer(202, "Accepted", "application/json", "{}", keep_alive);
       } else if (path == "/info") {
-        answer = Answer(200, "OK", testing::FakeAgent::InfoBody(), keep_alive);
+        answer =
+            HttpAnswer(200, "OK", "application/json", testing::FakeAgent::InfoBody(), keep_alive);
       } else {
         {
           std::lock_guard<std::mutex> lock(mu_);
           ++counts_.other_requests;
         }
-        answer = Answer(200, "OK", "{}", keep_alive);
+        answer = HttpAnswer(200, "OK", "application/json", "{}", keep_alive);
       }
       if (body.capacity() > (8u << 20)) std::string().swap(body);
       if (!SendAll(fd, answer) || !keep_alive) return;
