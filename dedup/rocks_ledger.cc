@@ -238,7 +238,6 @@ class RocksLedger final : public Ledger {
   // The lowest outbox sequence number a write still in flight may add (next_seq_ when none):
   // the outbox head may not pass it, or the sender would never see those records.
   uint64_t SafeHead();
-  void AdvanceHead(uint64_t new_head);
   absl::Status Unavailable() const;
 
   // --- health ---
@@ -647,6 +646,10 @@ absl::Status RocksLedger::DropOldest(Cf c, uint64_t head, uint64_t max_bytes, in
                                      uint64_t* new_head) {
   const int64_t max = static_cast<int64_t>(std::min<uint64_t>(max_bytes, INT64_MAX));
   if (*bytes <= max) return absl::OkStatus();
+  // As in PeekOutbox: read before the scan's snapshot. An outbox write still in flight may
+  // become visible after the scan with sequence numbers below those dropped; the head must not
+  // pass them. (Dead letters have a single writer at a time.)
+  const uint64_t safe_head = c == kOutbox ? SafeHead() : UINT64_MAX;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
   for (it->Seek(record::SeqKey(head)); it->Valid() && *bytes > max; it->Next()) {
     uint64_t seq = 0;
@@ -668,6 +671,7 @@ absl::Status RocksLedger::DropOldest(Cf c, uint64_t head, uint64_t max_bytes, in
     *new_head = std::max(*new_head, a.seq + 1);
   }
   appends->erase(appends->begin(), appends->begin() + static_cast<ptrdiff_t>(n));
+  *new_head = std::min(*new_head, safe_head);
   return absl::OkStatus();
 }
 
@@ -676,10 +680,6 @@ uint64_t RocksLedger::SafeHead() {
   return inflight_seqs_.empty() ? next_seq_ : inflight_seqs_.begin()->first;
 }
 
-void RocksLedger::AdvanceHead(uint64_t new_head) {
-  if (new_head == 0) return;
-  AtomicMax(outbox_head_, std::min(new_head, SafeHead()));
-}
 
 std::unique_ptr<rocksdb::WriteBatch> RocksLedger::TakeBatch() {
   {
@@ -933,7 +933,7 @@ void RocksLedger::WriteGroup(const std::vector<CommitRequest*>& group, PreparedG
   }
   recovery_attempted_.store(false);
   MarkHealthy();
-  AdvanceHead(p->new_head);
+  AtomicMax(outbox_head_, p->new_head);  // DropOldest bounded it by SafeHead
   metrics_.outbox_dropped.Inc(p->dropped);
   for (size_t g = 0; g < group.size(); ++g) group[g]->result = p->results[g];
 }
@@ -1290,7 +1290,7 @@ absl::StatusOr<size_t> RocksLedger::RequeueDeadLetters() {
     std::lock_guard mem_lock(mem_mu_);
     dead_letter_head_.store(next_dead_letter_seq_);
   }
-  AdvanceHead(new_head);
+  AtomicMax(outbox_head_, new_head);  // DropOldest bounded it by SafeHead
   metrics_.requeued.Inc(moved);
   metrics_.outbox_dropped.Inc(dropped);
   metrics_.corrupt_dead_letters.Inc(corrupt);
