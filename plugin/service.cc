@@ -10,10 +10,14 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plugin/buffer_pool.h"
 #include "plugin/clock.h"
 #include "plugin/thread_name.h"
 #include "plugin/ledger_config.h"
@@ -44,6 +48,17 @@ struct Service::Impl {
   std::unique_ptr<intake::IntakeTransport> intake_transport;
   std::unique_ptr<intake::IntakeSender> sender;
   std::unique_ptr<StageChain> chain;
+  // Request bodies of every ingest connection (docs/operations.md, "Memory").
+  BufferPool body_pool;
+  std::optional<asio::steady_timer> pool_timer;  // on its own strand
+  struct PoolMetrics {
+    telemetry::Gauge* idle_bytes = nullptr;
+    telemetry::Gauge* leased_bytes = nullptr;
+    telemetry::Counter* allocated = nullptr;
+    telemetry::Counter* reused = nullptr;
+    telemetry::Counter* freed = nullptr;
+    BufferPoolStats last;
+  } pool_metrics;
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::TelemetryServer> telemetry;
   std::unique_ptr<grpc_ingest::IngestServer> grpc;
@@ -130,6 +145,17 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Create(const config::v1::Confi
   http_options.request_timeout = std::chrono::milliseconds(in.request_timeout_ms());
   http_options.agent_timeout = agent_timeout;
   s.http = std::make_unique<http::HttpServer>(s.ioc, http_options, *s.chain, *s.pool, s.metrics);
+  s.http->SetBodyPool(&s.body_pool);
+  s.pool_metrics.idle_bytes = &s.metrics.AddGauge(
+      "llmobs_edge_body_pool_idle_bytes", "Request body buffers held for reuse (capacity)");
+  s.pool_metrics.leased_bytes = &s.metrics.AddGauge(
+      "llmobs_edge_body_pool_leased_bytes", "Request body buffers in use by requests (capacity)");
+  s.pool_metrics.allocated = &s.metrics.AddCounter(
+      "llmobs_edge_body_pool_allocations", "Request body buffers allocated (none was idle)");
+  s.pool_metrics.reused = &s.metrics.AddCounter(
+      "llmobs_edge_body_pool_reuses", "Requests whose body went into a reused buffer");
+  s.pool_metrics.freed = &s.metrics.AddCounter(
+      "llmobs_edge_body_pool_frees", "Request body buffers given back to the OS");
   if (s.chain->size() > 0 && in.pipeline_threads() > 0) {
     s.pipeline_thread_count = in.pipeline_threads();
     s.pipeline_work.emplace(s.pipeline_ioc.get_executor());
@@ -189,6 +215,8 @@ absl::Status Service::Start() {
     if (absl::Status st = s.grpc->Start(); !st.ok()) return st;
   }
   s.work.emplace(s.ioc.get_executor());
+  s.pool_timer.emplace(asio::make_strand(s.ioc));
+  asio::post(s.pool_timer->get_executor(), [this] { TickBodyPool(); });
   s.http->Start();
   if (s.telemetry) s.telemetry->Start();
   s.probe->Start();
@@ -258,6 +286,7 @@ void Service::Shutdown() {
     s.sender->Drain(left);
   }
   s.probe->Stop();
+  asio::post(s.pool_timer->get_executor(), [&s] { s.pool_timer->cancel(); });
   if (s.telemetry) s.telemetry->Stop();
   s.pool->CloseIdle();
   s.work.reset();
@@ -269,6 +298,26 @@ void Service::Shutdown() {
   s.pipeline_threads.clear();
   s.sender.reset();
   spdlog::info("stopped");
+}
+
+// Once a second: idle body buffers go back to the OS (BufferPool::Trim), and the pool's figures
+// reach /metrics.
+void Service::TickBodyPool() {
+  Impl& s = *impl_;
+  s.body_pool.Trim();
+  const BufferPoolStats now = s.body_pool.stats();
+  Impl::PoolMetrics& m = s.pool_metrics;
+  m.idle_bytes->Set(static_cast<int64_t>(now.idle_bytes));
+  m.leased_bytes->Set(static_cast<int64_t>(now.leased_bytes));
+  m.allocated->Inc(now.allocated - m.last.allocated);
+  m.reused->Inc(now.reused - m.last.reused);
+  m.freed->Inc(now.freed - m.last.freed);
+  m.last = now;
+  if (s.shut_down.load()) return;
+  s.pool_timer->expires_after(std::chrono::seconds(1));
+  s.pool_timer->async_wait([this](boost::system::error_code ec) {
+    if (!ec) TickBodyPool();
+  });
 }
 
 int Service::Run() {

@@ -41,6 +41,7 @@ class Service {
 
  private:
   explicit Service(std::unique_ptr<Impl> impl);
+  void TickBodyPool();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -103,7 +103,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = true;
   unsigned version_ = 11;
   plugin::ChainScratch scratch_;
-  std::string trace_body_;  // the /v0.4/traces body being handled
+  plugin::TraceRequest trace_request_;  // reused: its header list keeps its capacity
+  std::string chunked_body_;  // a chunked /v0.4/traces body (tracers send Content-Length ones)
   std::unique_ptr<char[]> relay_buffer_;
 };
 
@@ -186,10 +187,10 @@ awaitable<void> Session::Reply(Route route, h::status status, std::string_view c
   res.prepare_payload();
   boost::system::error_code ec;
   dog_->Arm(server_.options_.request_timeout, [this] { client_.Close(); });
-  co_await h::async_write(client_, res, redirect_error(use_awaitable, ec));
-  dog_->Disarm();
   server_.metrics_.Requests(route, res.result_int()).Inc();
   server_.metrics_.bytes_out[static_cast<size_t>(route)]->Inc(n);
+  co_await h::async_write(client_, res, redirect_error(use_awaitable, ec));
+  dog_->Disarm();
   if (ec || close) client_.Close();
 }
 
@@ -260,10 +261,11 @@ awaitable<void> Session::RelayBuffered(Route route, ExchangeResult& r, bool tran
   res.prepare_payload();
   boost::system::error_code ec;
   dog_->Arm(server_.options_.request_timeout, [this] { client_.Close(); });
-  co_await h::async_write(client_, res, redirect_error(use_awaitable, ec));
-  dog_->Disarm();
+  // Counted before the write: a client that has its answer sees it in /metrics.
   server_.metrics_.Requests(route, status).Inc();
   server_.metrics_.bytes_out[static_cast<size_t>(route)]->Inc(n);
+  co_await h::async_write(client_, res, redirect_error(use_awaitable, ec));
+  dog_->Disarm();
   if (ec) client_.Close();
 }
 
@@ -288,28 +290,34 @@ awaitable<void> Session::HandleTraces(Route route) {
     client_.Close();
     co_return;
   }
-  // The body goes into trace_body_ (kept between requests of the connection). A Content-Length
-  // body (what tracers send) is read straight into it; a chunked one goes through the parser.
+  // A Content-Length body (what tracers send) is read straight into a pooled buffer, never
+  // zero-filled and given back after the Agent's answer; a chunked one goes through the parser.
   boost::system::error_code ec;
   std::optional<h::request_parser<h::string_body>> chunked;
+  plugin::BufferLease lease;
+  std::string_view body;
   dog_->Arm(opt.request_timeout, [this] { client_.Cancel(); });
   if (const auto len = header_->content_length(); len && !header_->chunked()) {
-    trace_body_.resize(*len);
+    lease = plugin::BufferLease(&server_.body_pool(), *len);
+    lease->ResizeUninitialized(*len);
+    char* const into = lease->data();
     const size_t have = std::min<size_t>(buffer_.size(), *len);
     if (have > 0) {
-      boost::asio::buffer_copy(asio::buffer(trace_body_.data(), have), buffer_.data());
+      boost::asio::buffer_copy(asio::buffer(into, have), buffer_.data());
       buffer_.consume(have);
     }
     if (*len > have) {
-      co_await asio::async_read(client_, asio::buffer(trace_body_.data() + have, *len - have),
+      co_await asio::async_read(client_, asio::buffer(into + have, *len - have),
                                 redirect_error(use_awaitable, ec));
     }
+    body = lease->view();
   } else {
     ReserveForBodies();
     chunked.emplace(std::move(*header_));
     chunked->body_limit(opt.max_payload_bytes - 1);
     co_await h::async_read(client_, buffer_, *chunked, redirect_error(use_awaitable, ec));
-    if (!ec) trace_body_ = std::move(chunked->get().body());
+    if (!ec) chunked_body_ = std::move(chunked->get().body());
+    body = chunked_body_;
   }
   const bool timed_out = dog_->expired();
   dog_->Disarm();
@@ -332,10 +340,10 @@ awaitable<void> Session::HandleTraces(Route route) {
   const h::request_header<>& req =
       chunked ? static_cast<const h::request_header<>&>(chunked->get())
               : static_cast<const h::request_header<>&>(header_->get());
-  const std::string& body = trace_body_;
   m.bytes_in[static_cast<size_t>(route)]->Inc(body.size());
 
-  plugin::TraceRequest tr;
+  plugin::TraceRequest& tr = trace_request_;
+  tr.headers.clear();
   tr.transport = "http";
   const beast::string_view method = req.method_string();
   const beast::string_view target = req.target();
@@ -399,8 +407,11 @@ awaitable<void> Session::HandleTraces(Route route) {
     const beast::string_view state = r.response["Datadog-Agent-State"];
     server_.agent_state_observer_(std::string_view(state.data(), state.size()));
   }
-  // Keep a small body buffer for the next request of this connection; give big ones back.
-  if (trace_body_.capacity() > kKeptBodyCapacity) std::string().swap(trace_body_);
+  // The body is done with: its buffer goes back to the pool for the next payload. A connection
+  // keeps a small chunked-body buffer and a small splice buffer; big ones go back to the OS.
+  lease.Return();
+  if (chunked_body_.capacity() > kKeptBodyCapacity) std::string().swap(chunked_body_);
+  if (scratch_.spliced.capacity() > kKeptBodyCapacity) std::string().swap(scratch_.spliced);
   if (r.outcome.kind != Kind::kAnswered) {
     co_await ReplyUpstreamFailure(route, r);
     co_return;

@@ -24,6 +24,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include "absl/status/status.h"
+#include "plugin/buffer_pool.h"
 #include "plugin/chain.h"
 #include "plugin/log_limiter.h"
 #include "plugin/http/upstream.h"
@@ -66,6 +67,12 @@ class HttpServer {
   void SetPipelineExecutor(boost::asio::any_io_executor executor) {
     pipeline_executor_ = std::move(executor);
   }
+  // Where trace bodies are read into: a pooled buffer per request, given back after the Agent's
+  // answer, so a steady stream of payloads reuses memory that is already faulted in. Unset: the
+  // server's own pool. Set before Start().
+  void SetBodyPool(plugin::BufferPool* pool) { body_pool_ = pool; }
+  plugin::BufferPool& body_pool() { return body_pool_ ? *body_pool_ : own_body_pool_; }
+
   // Stops accepting and closes idle kept-alive connections; in-flight requests finish, then
   // their connections close.
   void BeginShutdown();
@@ -96,6 +103,8 @@ class HttpServer {
   std::atomic<bool> draining_{false};
   plugin::LogLimiter upstream_log_;
   std::function<void(std::string_view)> agent_state_observer_;
+  plugin::BufferPool* body_pool_ = nullptr;
+  plugin::BufferPool own_body_pool_;
   std::mutex sessions_mu_;
   std::list<std::weak_ptr<Session>> sessions_;
 };

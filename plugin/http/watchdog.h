@@ -30,15 +30,19 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
     return dog;
   }
 
-  // Runs `on_expire` once, `timeout` from now, unless re-armed or disarmed first.
+  // Runs `on_expire` once, `timeout` from now, unless re-armed or disarmed first. Arming and
+  // disarming only move a deadline: the timer is touched only when the new deadline is earlier
+  // than the one it waits for (when it fires early it waits again for the current deadline), so a
+  // request's several Arm/Disarm pairs cost no timer cancellation and no coroutine resume.
   void Arm(std::chrono::steady_clock::duration timeout, std::function<void()> on_expire) {
     on_expire_ = std::move(on_expire);
     expired_ = false;
-    timer_.expires_after(timeout);
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+    if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
   }
   void Disarm() {
     on_expire_ = nullptr;
-    timer_.expires_at(std::chrono::steady_clock::time_point::max());
+    deadline_ = kNever;
   }
   // Whether the last armed deadline fired (tells a timeout from other failures).
   bool expired() const { return expired_; }
@@ -51,8 +55,11 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
   ~Watchdog() = default;
 
  private:
+  static constexpr std::chrono::steady_clock::time_point kNever =
+      std::chrono::steady_clock::time_point::max();
+
   explicit Watchdog(boost::asio::any_io_executor ex) : timer_(std::move(ex)) {
-    timer_.expires_at(std::chrono::steady_clock::time_point::max());
+    timer_.expires_at(kNever);
   }
 
   boost::asio::awaitable<void> Run() {
@@ -60,18 +67,23 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
       boost::system::error_code ec;
       co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
       if (stopped_) break;
-      if (timer_.expiry() <= std::chrono::steady_clock::now() && on_expire_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (deadline_ <= now && on_expire_) {
         expired_ = true;
+        deadline_ = kNever;
         auto action = std::move(on_expire_);
         on_expire_ = nullptr;
-        timer_.expires_at(std::chrono::steady_clock::time_point::max());
         action();
       }
+      // Fired (or cancelled by an earlier deadline, which set the expiry already): wait for
+      // whatever deadline is current now.
+      if (timer_.expiry() <= now) timer_.expires_at(deadline_);
     }
   }
 
   boost::asio::steady_timer timer_;
   std::function<void()> on_expire_;
+  std::chrono::steady_clock::time_point deadline_ = kNever;
   bool expired_ = false;
   bool stopped_ = false;
 };
