@@ -59,19 +59,24 @@ uint64_t StatusField(pid_t pid, const char* name) {
   return 0;
 }
 
-// utime + stime from a /proc/.../stat line, in seconds.
-double StatCpuSeconds(const std::string& s) {
+// Numeric field `n` (1-based, as in proc(5): 10 = minflt, 14 = utime, 15 = stime) of a
+// /proc/.../stat line; 0 when absent.
+uint64_t StatField(const std::string& s, int n) {
   // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
   const size_t close = s.rfind(')');
-  if (close == std::string::npos || close + 2 > s.size()) return 0;
+  if (n < 3 || close == std::string::npos || close + 2 > s.size()) return 0;
   std::istringstream in(s.substr(close + 2));
   std::string field;
-  uint64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && (in >> field); ++i) {  // fields 3.. (state is field 3)
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  for (int i = 3; i <= n && (in >> field); ++i) {  // fields 3.. (state is field 3)
+    if (i == n) return std::strtoull(field.c_str(), nullptr, 10);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return 0;
+}
+
+// utime + stime from a /proc/.../stat line, in seconds.
+double StatCpuSeconds(const std::string& s) {
+  return static_cast<double>(StatField(s, 14) + StatField(s, 15)) /
+         static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::string ConfigText(const EdgeLaunch& launch, uint16_t port, uint16_t telemetry_port) {
@@ -226,6 +231,11 @@ double EdgeProcess::CpuSeconds() const {
   return StatCpuSeconds(ReadWhole("/proc/" + std::to_string(pid_) + "/stat"));
 }
 
+uint64_t EdgeProcess::MinorFaults() const {
+  if (pid_ <= 0) return 0;
+  return StatField(ReadWhole("/proc/" + std::to_string(pid_) + "/stat"), 10);
+}
+
 std::vector<ThreadCpu> EdgeProcess::Threads() const {
   std::vector<ThreadCpu> out;
   if (pid_ <= 0) return out;
@@ -252,6 +262,15 @@ std::vector<ThreadCpu> EdgeProcess::Threads() const {
 
 uint64_t EdgeProcess::PeakRssBytes() const { return pid_ > 0 ? StatusField(pid_, "VmHWM") : 0; }
 uint64_t EdgeProcess::RssBytes() const { return pid_ > 0 ? StatusField(pid_, "VmRSS") : 0; }
+
+bool EdgeProcess::ResetPeakRss() const {
+  if (pid_ <= 0) return false;
+  // "5" resets VmHWM to the current RSS and nothing else (proc(5), since Linux 4.0).
+  std::ofstream f("/proc/" + std::to_string(pid_) + "/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
 
 bool EdgeProcess::PinTo(int cpu) const {
   if (pid_ <= 0) return false;

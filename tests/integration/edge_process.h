@@ -67,11 +67,18 @@ class EdgeProcess {
 
   // utime + stime of the whole process so far, in seconds (/proc/PID/stat).
   double CpuSeconds() const;
+  // Minor page faults of the whole process so far (/proc/PID/stat field minflt: faults served
+  // without I/O, e.g. the first touch of freshly mapped memory).
+  uint64_t MinorFaults() const;
   // Every thread's CPU seconds and name, in creation order (thread ids modulo pid_max).
   std::vector<ThreadCpu> Threads() const;
   // VmHWM and VmRSS from /proc/PID/status, in bytes.
   uint64_t PeakRssBytes() const;
   uint64_t RssBytes() const;
+  // Resets VmHWM to the current RSS (writes "5" to /proc/PID/clear_refs), so PeakRssBytes()
+  // gives the peak of what follows; false when the kernel refuses (VmHWM then keeps counting
+  // from the start).
+  bool ResetPeakRss() const;
   // Restricts every thread of the edge to `cpu` (sched_setaffinity); false when it fails.
   bool PinTo(int cpu) const;
 
