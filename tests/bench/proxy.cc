@@ -1,7 +1,8 @@
 // The proxy-hop benchmark: `bazel run -c opt //tests/bench:proxy` (docs/benchmarks.md, "Proxy
 // hop"). A program, not a test; //tests/bench:proxy_smoke_test runs it with --quick.
 //
-// Flags: --quick (a short smoke run), --sizes=10k,1m,20m (payload sizes; k = KiB, m = MiB),
+// Flags: --quick (a short smoke run), --repeats=N (runs of every phase; default 3, 1 with
+// --quick), --sizes=10k,1m,20m (payload sizes; k = KiB, m = MiB),
 // --no-llmobs (skip the payloads with meta_struct["_llmobs"]), --no-unix (skip the Unix socket
 // ingest row), --edge=PATH (another edge binary, e.g. bazel-bin/llmobs-edge), --agent=sink|fake
 // (the Agent stand-in: the FastSink, default, or the integration tests' FakeAgent),
@@ -31,6 +32,12 @@ int main(int argc, char** argv) {
       options.pin = true;
     } else if (a == "--no-unix") {
       options.unix_ingest = false;
+    } else if (a.rfind("--repeats=", 0) == 0) {
+      options.repeats = std::atoi(a.c_str() + 10);
+      if (options.repeats < 1) {
+        std::fprintf(stderr, "--repeats: want a count >= 1, got \"%s\"\n", a.c_str() + 10);
+        return 2;
+      }
     } else if (a.rfind("--agent=", 0) == 0) {
       options.agent = a.substr(8);
     } else if (a.rfind("--sink-read=", 0) == 0) {
@@ -59,10 +66,11 @@ int main(int argc, char** argv) {
         options.sizes.push_back(s);
       }
     } else {
-      std::fprintf(stderr,
-                   "usage: %s [--quick] [--sizes=10k,1m,20m] [--no-llmobs] [--no-unix] "
-                   "[--edge=PATH] [--agent=sink|fake] [--sink-read=256k] [--pin]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--quick] [--repeats=3] [--sizes=10k,1m,20m] [--no-llmobs] [--no-unix] "
+          "[--edge=PATH] [--agent=sink|fake] [--sink-read=256k] [--pin]\n",
+          argv[0]);
       return 2;
     }
   }

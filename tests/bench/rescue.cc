@@ -1,7 +1,8 @@
 // The rescue benchmark: `bazel run -c opt //tests/bench:rescue` (docs/benchmarks.md, "Rescue").
 // A program, not a test; //tests/bench:rescue_smoke_test runs it with --quick.
 //
-// Flags: --quick (a short smoke run), --seconds=S (load per case, default 10),
+// Flags: --quick (a short smoke run), --seconds=S (load per case, default 10), --repeats=N (runs
+// of every case, default 3; 1 with --quick),
 // --sync=per_commit,none (ledger.sync values), --sizes=2048,10240 (_llmobs struct bytes; k = KiB),
 // --events=50,1 (events per payload), --clients=8 (comma-separated: one case each),
 // --threads=N (the edge's ingest.threads; 0 = one per core), --pipeline-threads=N (its
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
     } else if (a.rfind("--seconds=", 0) == 0) {
       options.seconds = std::atof(a.c_str() + 10);
       ok = options.seconds > 0;
+    } else if (a.rfind("--repeats=", 0) == 0) {
+      options.repeats = std::atoi(a.c_str() + 10);
+      ok = options.repeats >= 1;
     } else if (a.rfind("--sync=", 0) == 0) {
       options.syncs.clear();
       std::istringstream in(a.substr(7));
@@ -92,8 +96,9 @@ int main(int argc, char** argv) {
     }
     if (!ok) {
       std::fprintf(stderr,
-                   "usage: %s [--quick] [--seconds=10] [--sync=per_commit,none] "
-                   "[--sizes=2k,10k] [--events=50,1] [--clients=8] [--threads=0] [--pipeline-threads=8] [--no-compact] "
+                   "usage: %s [--quick] [--seconds=10] [--repeats=3] [--sync=per_commit,none] "
+                   "[--sizes=2k,10k] [--events=50,1] [--clients=8] [--threads=0] "
+                   "[--pipeline-threads=8] [--no-compact] "
                    "[--edge=PATH]\n(bad argument: %s)\n",
                    argv[0], a.c_str());
       return 2;

@@ -5,8 +5,10 @@
 // in-process Agent stand-in (rescue_sink.h) that also plays the EVP proxy, and has C keep-alive
 // clients send v0.4 payloads whose chunks all have priority 0 (every `_llmobs` struct must be
 // rescued) for a fixed time. It reports rescued events per second, request latency, the edge's
-// commit latency, CPU (per thread), peak RSS and ledger bytes per event, waits for the outbox
-// to drain and checks that the stand-in received every event exactly once.
+// commit latency, CPU (per thread, per event, per GB), minor page faults per request, peak RSS and
+// ledger bytes per event, waits for the outbox to drain and checks that the stand-in received
+// every event exactly once. Every case runs `repeats` times; the report gives the median and the
+// spread of each figure and PASS/MISS for the rescue targets of the hot-path issue.
 // //tests/bench:rescue_smoke_test runs the same code with --quick.
 
 #include <cstdint>
@@ -19,6 +21,7 @@ namespace llmobs_edge::bench::rescue {
 struct Options {
   bool quick = false;
   double seconds = 10;                           // load per case (--quick: 1)
+  int repeats = 0;                               // runs of every case; 0: 3, or 1 with --quick
   std::vector<std::string> syncs = {"per_commit", "none"};
   std::vector<size_t> struct_sizes = {2048, 10240};
   std::vector<int> events_per_payload = {50, 1};
@@ -53,7 +56,9 @@ struct Result {
   bool completed = false;
   std::string error;
   std::vector<CaseResult> cases;
-  bool target_pass = false;  // >= 20,000 events/s, per_commit, 50 events per payload
+  // Median events/s over the runs, per_commit, 50 events per payload: >= 20,000 with 10 KB
+  // structs, >= 40,000 with 2 KB. Measured: at least one of those cases ran.
+  bool target_pass = false;
   bool target_measured = false;
   bool exactly_once() const {
     for (const CaseResult& c : cases) {
