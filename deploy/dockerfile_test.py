@@ -569,5 +569,61 @@ class HardeningTest(unittest.TestCase):
         self.assertNotEqual(run_healthcheck(argv, env), 0)
 
 
+class PortableBuildTest(unittest.TestCase):
+    """The Dockerfile builds with Docker (BuildKit or the classic builder) and with buildah/podman
+    4.x (Debian 12, RHEL 9): scripts/image-test.sh builds it with buildah for real."""
+
+    # Instruction flags buildah 1.28 (Debian 12) accepts; it stops at any other, e.g. BuildKit's
+    # `RUN --network=none` ("RUN only supports the --mount flag") or `COPY --link`.
+    PORTABLE_FLAGS = {"RUN": {"--mount"}, "COPY": {"--from", "--chown", "--chmod"},
+                      "ADD": {"--chown", "--chmod"}}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dockerfile = Dockerfile(runfile("deploy/Dockerfile"))
+
+    def instructions(self):
+        for stage in self.dockerfile.stages:
+            yield from stage.instructions
+
+    def test_only_flags_every_builder_knows(self):
+        for inst in self.instructions():
+            allowed = self.PORTABLE_FLAGS.get(inst.keyword)
+            if allowed is None:
+                continue
+            for word in inst.args.split():
+                if not word.startswith("--"):
+                    break
+                self.assertIn(word.partition("=")[0], allowed,
+                              f"{inst}: not understood by buildah/podman 4.x")
+
+    def test_no_buildkit_only_syntax(self):
+        # A `# syntax=` directive makes BuildKit fetch its frontend image from a registry, and
+        # heredocs (`RUN <<EOF`) are BuildKit-only.
+        first = self.dockerfile.text.lstrip().splitlines()[0]
+        self.assertNotRegex(first, r"^#\s*syntax\s*=", "parser directive needs a registry")
+        for inst in self.instructions():
+            if inst.keyword in ("RUN", "COPY", "ADD"):
+                self.assertNotRegex(inst.args, r"(^|\s)<<-?['\"]?\w", f"{inst}: heredoc")
+
+    def test_bazel_build_never_downloads(self):
+        # Without `RUN --network=none`, the build step itself keeps Bazel offline: the flag on its
+        # own command line (an edit of .bazelrc cannot drop it) and proxy variables pointing at a
+        # closed local port for anything else a repository rule might run (git, curl).
+        runs = [i for s in self.dockerfile.stages for i in s.all("RUN")
+                if re.search(r"(^|[\s;&|])bazel\s", i.args)]
+        self.assertTrue(runs, "no RUN builds with bazel")
+        for inst in runs:
+            words = shlex.split(inst.args)
+            command = words[words.index("bazel"):]
+            command = command[:next((i for i, w in enumerate(command) if w in ("&&", "||", ";")),
+                                    len(command))]
+            self.assertIn("--experimental_repository_disable_download", command, inst)
+            proxies = {k: v for k, _, v in (w.partition("=") for w in words[:words.index("bazel")])}
+            for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+                self.assertRegex(proxies.get(var, ""), r"^http://127\.0\.0\.1:\d+$",
+                                 f"{inst}: {var} should point at a closed local port")
+
+
 if __name__ == "__main__":
     main(sys.modules[__name__])
