@@ -26,12 +26,14 @@ import yaml
 # the Dockerfile need not list them. Every other package a linked library comes from must be listed.
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1"}
 
-# Sanitizer runtimes a --config=asan / --config=ubsan build links (gcc's shared libasan/libubsan).
-# The image is built with -c opt and never contains them, so under those configs, and only those,
-# the test ignores exactly these sonames. BUILD.bazel passes --sanitizer=... with a select().
+# Sanitizer runtimes a --config=asan / ubsan / sanitize (both) build links (gcc's shared
+# libasan/libubsan). The image is built with -c opt and never contains them, so under those configs,
+# and only those, the test ignores exactly these sonames. BUILD.bazel passes --sanitizer=... with a
+# select().
 SANITIZER_RUNTIMES = {
     "asan": re.compile(r"^libasan\.so\.\d+$"),
     "ubsan": re.compile(r"^libubsan\.so\.\d+$"),
+    "sanitize": re.compile(r"^lib(asan|ubsan)\.so\.\d+$"),
 }
 
 # Packages that must never be in the runtime image.

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Counts GoogleTest cases in Bazel's test.xml files and prints 'N passed, N failed'.
 
-Arguments are LABEL=DIR pairs (one per Bazel config), optionally preceded by --targets FILE (the
-output of `bazel query 'tests(//...)'`): then only those targets' results are read, and a target
-without a result counts as a failure. A line per config is printed, then the total as the last
+Arguments are LABEL=DIR pairs (one per Bazel config: DIR is that config's testlogs directory,
+which scripts/test.sh gets from `bazel info --config=... bazel-testlogs`, e.g.
+bazel-out/k8-fastbuildsanitize/testlogs for --platform_suffix=sanitize), optionally preceded by
+--targets FILE (the output of `bazel query 'tests(//...)'`): then only those targets' results are
+read, and a target without a result counts as a failure. A line per config is printed, then the total as the last
 line. Bazel's own summary counts test targets; this counts test cases. A crashed
 test binary leaves Bazel's own XML with errors="1" and no cases: it counts as one failure.
 """
