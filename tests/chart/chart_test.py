@@ -182,10 +182,12 @@ def expectation(**kw):
 def extra_dedicated_agent_socket(t, r, eff):
     # The Agent's socket is in the edge's own socket directory: one volume, writable.
     if r.volume("agent-socket") is not None:
-        t.error("agent-socket volume rendered although the Agent's socket shares the ingest-socket directory")
+        t.error("agent-socket volume rendered although the Agent's socket shares the ingest-socket "
+                "directory")
     env = r.env()
     if "DD_AGENT_HOST" in env or "DD_TRACE_AGENT_PORT" in env:
-        t.error("agent.via = socket must not set DD_AGENT_HOST / DD_TRACE_AGENT_PORT (they would override agent.url)")
+        t.error("agent.via = socket must not set DD_AGENT_HOST / DD_TRACE_AGENT_PORT (they would "
+                "override agent.url)")
 
 
 def extra_takeover_socket(t, r, eff):
@@ -244,7 +246,8 @@ def extra_scheduling(t, r, eff):
     got = s(dig(r.container, "image"))
     if got != "registry.example.com/llmobs-edge:1.2.3":
         t.error(f"image = {got!r}")
-    if s(dig(r.daemonset, "spec", "template", "metadata", "annotations", "example.com/team")) != "llmobs":
+    team = dig(r.daemonset, "spec", "template", "metadata", "annotations", "example.com/team")
+    if s(team) != "llmobs":
         t.error("podAnnotations not rendered")
     got = num(dig(r.container, "livenessProbe", "failureThreshold"))
     if got != 10:
@@ -296,7 +299,8 @@ CASES = {
         extra=extra_agentless,
     ),
     "ci/emptydir-tcp-grpc-values.yaml": expectation(
-        topology="dedicated", tcp_port=9126, tcp_host_port=True, grpc_port=8137, telemetry_port=9138,
+        topology="dedicated", tcp_port=9126, tcp_host_port=True, grpc_port=8137,
+        telemetry_port=9138,
         agent_url="http://datadog-agent.datadog.svc.cluster.local:8126", intake_mode="agent",
         init_container=False, grace=35, uid=10001,
         extra=extra_emptydir_tcp_grpc,
@@ -449,9 +453,11 @@ class Suite:
         suite = ET.SubElement(root, "testsuite", name="chart", tests=str(passed + failed),
                               failures=str(failed))
         for name, failures, seconds in self.results:
-            c = ET.SubElement(suite, "testcase", name=name, classname="chart", time=f"{seconds:.3f}")
+            c = ET.SubElement(suite, "testcase", name=name, classname="chart",
+                              time=f"{seconds:.3f}")
             if failures:
-                ET.SubElement(c, "failure", message=failures[0].splitlines()[0]).text = "\n".join(failures)
+                f = ET.SubElement(c, "failure", message=failures[0].splitlines()[0])
+                f.text = "\n".join(failures)
         ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
     def write_temp(self, text, suffix):
@@ -464,7 +470,8 @@ class Suite:
     # --- helm --------------------------------------------------------------------------------
 
     def helm(self, *args):
-        return subprocess.run([self.helm_bin, *args], env=self.helm_env, capture_output=True, text=True)
+        return subprocess.run([self.helm_bin, *args], env=self.helm_env, capture_output=True,
+                              text=True)
 
     def helm_template(self, values_files):
         args = ["template", RELEASE, self.chart, "--namespace", NAMESPACE]
@@ -504,7 +511,8 @@ class Suite:
             elif s(o.get("kind")) == "ConfigMap":
                 r.configmap = o
         if r.daemonset is None or r.configmap is None:
-            t.fatal(f"want a DaemonSet and a ConfigMap, got {len(r.objects)} objects:\n{res.stdout}")
+            t.fatal(f"want a DaemonSet and a ConfigMap, got {len(r.objects)} "
+                    f"objects:\n{res.stdout}")
         r.pod = map_of(dig(r.daemonset, "spec", "template", "spec"))
         for c in lst(dig(r.pod, "containers")):
             if s(dig(c, "name")) == "llmobs-edge":
@@ -531,7 +539,8 @@ class Suite:
             t.fatal(f"running {self.binary}: {e}")
         finally:
             os.remove(path)
-        res = argparse.Namespace(code=p.returncode, stdout=p.stdout, stderr=p.stderr, effective=None)
+        res = argparse.Namespace(code=p.returncode, stdout=p.stdout, stderr=p.stderr,
+                                 effective=None)
         if p.returncode == 0:
             try:
                 res.effective = yaml.safe_load(p.stdout)
@@ -558,8 +567,10 @@ class Suite:
         for name in sorted(CASES):
             label = name or "values.yaml"
             if name not in seen:
-                self.run("lint/" + label, lambda t, n=name: t.error(f"expected values file {n} is missing"))
-                self.run("render/" + label, lambda t, n=name: t.error(f"expected values file {n} is missing"))
+                def missing(t, n=name):
+                    t.error(f"expected values file {n} is missing")
+                self.run("lint/" + label, missing)
+                self.run("render/" + label, missing)
                 continue
             self.run("lint/" + label, lambda t, n=name: self.check_lint(t, n))
             self.run("render/" + label, lambda t, n=name: self.check_case(t, n, CASES[n]))
@@ -569,15 +580,18 @@ class Suite:
 
         bad = sorted(f for f in os.listdir(self.testdata) if f.endswith(".yaml"))
         if not bad:
-            self.run("negative/present", lambda t: t.error(f"no negative values files in {self.testdata}"))
+            self.run("negative/present",
+                     lambda t: t.error(f"no negative values files in {self.testdata}"))
         for f in bad:
-            self.run("negative/" + f, lambda t, f=f: self.check_negative(t, os.path.join(self.testdata, f)))
+            path = os.path.join(self.testdata, f)
+            self.run("negative/" + f, lambda t, path=path: self.check_negative(t, path))
 
     def check_helm_version(self, t):
         res = self.helm("version", "--template", "{{.Version}}")
         if res.returncode != 0 or res.stdout.strip() != HELM_VERSION:
-            t.error(f"{self.helm_bin} version: exit {res.returncode}, {res.stdout.strip()!r} {res.stderr.strip()!r}; "
-                    f"want {HELM_VERSION} (bash scripts/setup.sh installs it)")
+            t.error(f"{self.helm_bin} version: exit {res.returncode}, {res.stdout.strip()!r} "
+                    f"{res.stderr.strip()!r}; want {HELM_VERSION} "
+                    "(bash scripts/setup.sh installs it)")
 
     def check_chart_loads(self, t):
         try:
@@ -608,12 +622,12 @@ class Suite:
     def check_binary_rejects(self, t):
         res = self.check_config(t, "ingest:\n  prot: 8136\n", None)
         if res.code != 2 or "ingest.prot" not in res.stderr:
-            t.error(f"llmobs-edge --check-config on a config with a typo: exit {res.code}, stderr {res.stderr!r}; "
-                    "want exit 2 naming ingest.prot")
+            t.error(f"llmobs-edge --check-config on a config with a typo: exit {res.code}, "
+                    f"stderr {res.stderr!r}; want exit 2 naming ingest.prot")
         res = self.check_config(t, "", None)
         if res.code != 0 or s(dig(res.effective, "ingest", "host")) != "127.0.0.1":
-            t.error(f"llmobs-edge --check-config on an empty file: exit {res.code}, stderr {res.stderr!r}, "
-                    "want 0 and the defaults")
+            t.error(f"llmobs-edge --check-config on an empty file: exit {res.code}, "
+                    f"stderr {res.stderr!r}, want 0 and the defaults")
 
     def check_case(self, t, file, exp):
         r = self.render(t, os.path.join(self.chart, file) if file else None)
@@ -628,11 +642,12 @@ class Suite:
                    if dig(e, "valueFrom", "secretKeyRef") is not None}
         alone = self.check_config(t, r.config_file, secrets)
         if alone.code != 0:
-            t.fatal(f"llmobs-edge --check-config rejects the rendered config file (exit {alone.code}): "
-                    f"{alone.stderr}\n{numbered(r.config_file)}")
+            t.fatal(f"llmobs-edge --check-config rejects the rendered config file "
+                    f"(exit {alone.code}): {alone.stderr}\n{numbered(r.config_file)}")
         res = self.check_config(t, r.config_file, pod_env)
         if res.code != 0:
-            t.fatal(f"llmobs-edge --check-config with the pod's environment fails (exit {res.code}): {res.stderr}")
+            t.fatal("llmobs-edge --check-config with the pod's environment fails (exit "
+                    f"{res.code}): {res.stderr}")
         eff = res.effective
         if FAKE_API_KEY in res.stdout:
             t.error("--check-config printed the API key")
@@ -658,7 +673,8 @@ class Suite:
             kinds[kind] = kinds.get(kind, 0) + 1
             name = s(dig(o, "metadata", "name"))
             if name != RELEASE:
-                t.error(f"{kind} name = {name!r}, want {RELEASE!r} (the release name, which contains the chart name)")
+                t.error(f"{kind} name = {name!r}, want {RELEASE!r} (the release name, which "
+                        "contains the chart name)")
             if not dns.match(name) or len(name) > 63:
                 t.error(f"{kind} name {name!r} is not a DNS label")
             ns = s(dig(o, "metadata", "namespace"))
@@ -681,8 +697,9 @@ class Suite:
         for k, v in sel.items():
             if labels.get(k) != v:
                 t.error(f"selector {k}={v} does not match the pod template's labels {labels}")
-        if labels.get("admission.datadoghq.com/enabled") != "false":
-            t.error(f'pod template label admission.datadoghq.com/enabled = {labels.get("admission.datadoghq.com/enabled")!r}, '
+        admission = labels.get("admission.datadoghq.com/enabled")
+        if admission != "false":
+            t.error(f'pod template label admission.datadoghq.com/enabled = {admission!r}, '
                     'want "false"')
         # No secret material anywhere: DD_API_KEY only through a secretKeyRef.
         if re.search(r"(?i)api[_-]?key\s*:\s*[\"']?[A-Za-z0-9]{8,}", r.text):
@@ -704,7 +721,8 @@ class Suite:
     def check_security(self, t, r, exp):
         pod = r.pod
         if dig(pod, "automountServiceAccountToken") is not False:
-            t.error("automountServiceAccountToken must be false (the edge never calls the API server)")
+            t.error("automountServiceAccountToken must be false (the edge never calls the API "
+                    "server)")
         if any(dig(pod, k) is True for k in ("hostNetwork", "hostPID", "hostIPC")):
             t.error("the pod must not use the host's network, PID or IPC namespace")
         psc = map_of(dig(pod, "securityContext"))
@@ -730,7 +748,8 @@ class Suite:
             t.error(f"container adds capabilities {add}")
         if s(dig(sc, "seccompProfile", "type")) != "RuntimeDefault":
             t.error(f"container seccompProfile = {dig(sc, 'seccompProfile')}, want RuntimeDefault")
-        # The init container: only when asked for, root with CHOWN/FOWNER only, hostPath mounts only.
+        # The init container: only when asked for, root with CHOWN/FOWNER only, hostPath mounts
+        # only.
         inits = lst(dig(pod, "initContainers"))
         if exp.init_container != (len(inits) > 0):
             t.error(f"init containers = {len(inits)}, want present={exp.init_container}")
@@ -738,24 +757,30 @@ class Suite:
             isc = map_of(dig(ic, "securityContext"))
             if s(dig(ic, "name")) != "volume-permissions":
                 t.error(f"unexpected init container {dig(ic, 'name')}")
-            if isc.get("allowPrivilegeEscalation") is not False or isc.get("readOnlyRootFilesystem") is not True:
-                t.error(f"init container securityContext = {isc}: want no privilege escalation and a read-only root")
+            if (isc.get("allowPrivilegeEscalation") is not False
+                    or isc.get("readOnlyRootFilesystem") is not True):
+                t.error(f"init container securityContext = {isc}: want no privilege escalation and "
+                        "a read-only root")
             drop = strs(dig(isc, "capabilities", "drop"))
             if drop != ["ALL"]:
                 t.error(f"init container capabilities.drop = {drop}, want [ALL]")
             for c in strs(dig(isc, "capabilities", "add")):
                 if c not in ("CHOWN", "FOWNER"):
-                    t.error(f"init container adds capability {c} (only CHOWN and FOWNER are needed)")
+                    t.error(f"init container adds capability {c} (only CHOWN and FOWNER are "
+                            "needed)")
             if s(dig(isc, "seccompProfile", "type")) != "RuntimeDefault":
                 t.error(f"init container seccompProfile = {dig(isc, 'seccompProfile')}")
             for m in lst(dig(ic, "volumeMounts")):
                 if dig(r.volume(s(dig(m, "name"))), "hostPath") is None:
-                    t.error(f"init container mounts {dig(m, 'name')}, which is not a hostPath volume")
+                    t.error(f"init container mounts {dig(m, 'name')}, which is not a hostPath "
+                            "volume")
             cmd = " ".join(strs(dig(ic, "command")))
             if exp.ledger_host_path and f"chown {exp.uid}:" not in cmd:
-                t.error(f"init container command {cmd!r} does not chown the ledger directory to uid {exp.uid}")
+                t.error(f"init container command {cmd!r} does not chown the ledger directory to "
+                        f"uid {exp.uid}")
             if exp.socket and "chgrp" not in cmd:
-                t.error(f"init container command {cmd!r} does not give the group the socket directory")
+                t.error(f"init container command {cmd!r} does not give the group the socket "
+                        "directory")
 
     def check_configmap_and_args(self, t, r):
         args = strs(dig(r.container, "args"))
@@ -767,7 +792,8 @@ class Suite:
             t.error(f"--config {r.config_path} is not in the config volume's mount {m}")
         cm = s(dig(r.volume("config"), "configMap", "name"))
         if cm != s(dig(r.configmap, "metadata", "name")):
-            t.error(f"config volume uses ConfigMap {cm!r}, the chart renders {s(dig(r.configmap, 'metadata', 'name'))!r}")
+            t.error(f"config volume uses ConfigMap {cm!r}, the chart renders "
+                    f"{s(dig(r.configmap, 'metadata', 'name'))!r}")
         text = dig(r.configmap, "data", posixpath.basename(r.config_path))
         if not isinstance(text, str) or text.strip() == "":
             t.fatal(f"ConfigMap has no data key {posixpath.basename(r.config_path)!r}")
@@ -787,16 +813,20 @@ class Suite:
         ingest = r.port("ingest")
         if exp.tcp_port == 0:
             if ingest is not None or num(dig(eff, "ingest", "port")) != 0:
-                t.error(f"TCP ingest should be off: port {ingest}, effective ingest.port {dig(eff, 'ingest', 'port')}")
+                t.error(f"TCP ingest should be off: port {ingest}, effective ingest.port "
+                        f"{dig(eff, 'ingest', 'port')}")
         else:
             if num(dig(ingest, "containerPort")) != exp.tcp_port:
-                t.error(f"ingest containerPort = {dig(ingest, 'containerPort')}, want {exp.tcp_port}")
+                t.error(f"ingest containerPort = {dig(ingest, 'containerPort')}, want "
+                        f"{exp.tcp_port}")
             hp = dig(ingest, "hostPort")
-            if exp.tcp_host_port != (hp is not None) or (hp is not None and num(hp) != exp.tcp_port):
-                t.error(f"ingest hostPort = {hp}, want published={exp.tcp_host_port} on {exp.tcp_port}")
-            if num(dig(eff, "ingest", "port")) != exp.tcp_port or s(dig(eff, "ingest", "host")) != "0.0.0.0":
-                t.error(f"effective ingest {dig(eff, 'ingest', 'host')}:{dig(eff, 'ingest', 'port')}, "
-                        f"want 0.0.0.0:{exp.tcp_port}")
+            published = hp is not None
+            if exp.tcp_host_port != published or (published and num(hp) != exp.tcp_port):
+                t.error(f"ingest hostPort = {hp}, want published={exp.tcp_host_port} on "
+                        f"{exp.tcp_port}")
+            host, port = dig(eff, "ingest", "host"), dig(eff, "ingest", "port")
+            if num(port) != exp.tcp_port or s(host) != "0.0.0.0":
+                t.error(f"effective ingest {host}:{port}, want 0.0.0.0:{exp.tcp_port}")
         # Unix socket: in a hostPath directory mounted at the same path as on the node.
         sock = s(dig(eff, "ingest", "socket"))
         if sock != exp.socket:
@@ -806,7 +836,8 @@ class Suite:
             d = posixpath.dirname(exp.socket)
             if s(dig(m, "mountPath")) != d or dig(m, "readOnly") is True:
                 t.error(f"ingest-socket mount = {m}, want {d} writable")
-            if s(dig(v, "hostPath", "path")) != d or s(dig(v, "hostPath", "type")) != "DirectoryOrCreate":
+            if (s(dig(v, "hostPath", "path")) != d
+                    or s(dig(v, "hostPath", "type")) != "DirectoryOrCreate"):
                 t.error(f"ingest-socket volume = {v}, want hostPath {d} (DirectoryOrCreate)")
         elif r.volume("ingest-socket") is not None:
             t.error("socket off but an ingest-socket volume is rendered")
@@ -814,16 +845,19 @@ class Suite:
         grpc = s(dig(eff, "ingest", "grpc_address"))
         if exp.grpc_port == 0:
             if grpc != "" or r.port("grpc") is not None:
-                t.error(f"gRPC should be off: effective grpc_address {grpc!r} (the image's ENV sets one), "
-                        f"port {r.port('grpc')}")
-        elif grpc != f"0.0.0.0:{exp.grpc_port}" or num(dig(r.port("grpc"), "containerPort")) != exp.grpc_port:
-            t.error(f"gRPC: effective {grpc!r}, port {r.port('grpc')}, want 0.0.0.0:{exp.grpc_port}")
+                t.error(f"gRPC should be off: effective grpc_address {grpc!r} (the image's ENV "
+                        f"sets one), port {r.port('grpc')}")
+        elif (grpc != f"0.0.0.0:{exp.grpc_port}"
+              or num(dig(r.port("grpc"), "containerPort")) != exp.grpc_port):
+            t.error(f"gRPC: effective {grpc!r}, port {r.port('grpc')}, want "
+                    f"0.0.0.0:{exp.grpc_port}")
         # Telemetry on every interface, for the kubelet's probes and the Agent's check.
-        if s(dig(eff, "telemetry", "host")) != "0.0.0.0" or num(dig(eff, "telemetry", "port")) != exp.telemetry_port:
-            t.error(f"effective telemetry {dig(eff, 'telemetry', 'host')}:{dig(eff, 'telemetry', 'port')}, "
-                    f"want 0.0.0.0:{exp.telemetry_port}")
+        host, port = dig(eff, "telemetry", "host"), dig(eff, "telemetry", "port")
+        if s(host) != "0.0.0.0" or num(port) != exp.telemetry_port:
+            t.error(f"effective telemetry {host}:{port}, want 0.0.0.0:{exp.telemetry_port}")
         if num(dig(r.port("telemetry"), "containerPort")) != exp.telemetry_port:
-            t.error(f"telemetry containerPort = {dig(r.port('telemetry'), 'containerPort')}, want {exp.telemetry_port}")
+            t.error(f"telemetry containerPort = {dig(r.port('telemetry'), 'containerPort')}, want "
+                    f"{exp.telemetry_port}")
         # Every published port is its own container port, and no two ports clash.
         seen = set()
         for p in lst(dig(r.container, "ports")):
@@ -843,8 +877,10 @@ class Suite:
             t.error(f"effective agent.url = {url!r}, want {exp.agent_url!r}")
         env = r.env()
         if exp.agent_url.startswith(f"http://{FAKE_HOST_IP}"):
-            if s(dig(env.get("DD_AGENT_HOST"), "valueFrom", "fieldRef", "fieldPath")) != "status.hostIP":
-                t.error(f"DD_AGENT_HOST must come from the downward API (status.hostIP): {env.get('DD_AGENT_HOST')}")
+            field = dig(env.get("DD_AGENT_HOST"), "valueFrom", "fieldRef", "fieldPath")
+            if s(field) != "status.hostIP":
+                t.error("DD_AGENT_HOST must come from the downward API (status.hostIP): "
+                        f"{env.get('DD_AGENT_HOST')}")
         if "DD_TRACE_AGENT_URL" in env:
             t.error("DD_TRACE_AGENT_URL is set on the edge; it would override agent.url")
         # The edge must never forward to itself.
@@ -866,7 +902,8 @@ class Suite:
                 if s(dig(m, "mountPath")) == d:
                     v = r.volume(s(dig(m, "name")))
                     if s(dig(v, "hostPath", "path")) != d:
-                        t.error(f"the Agent's socket directory {d} is mounted from {v}, want the same host path")
+                        t.error(f"the Agent's socket directory {d} is mounted from {v}, want the "
+                                "same host path")
                     found = True
             if not found:
                 t.error(f"the Agent's socket directory {d} is not mounted")
@@ -894,7 +931,8 @@ class Suite:
         if exp.ledger_host_path:
             if (s(dig(v, "hostPath", "path")) != exp.ledger_host_path
                     or s(dig(v, "hostPath", "type")) != "DirectoryOrCreate"):
-                t.error(f"ledger volume = {v}, want hostPath {exp.ledger_host_path} (DirectoryOrCreate)")
+                t.error(f"ledger volume = {v}, want hostPath {exp.ledger_host_path} "
+                        "(DirectoryOrCreate)")
         elif "emptyDir" not in map_of(v):
             t.error(f"ledger volume = {v}, want an emptyDir")
 
@@ -907,13 +945,15 @@ class Suite:
             if isinstance(port, str):
                 port = dig(r.port(port), "containerPort")
             if num(port) != num(dig(eff, "telemetry", "port")):
-                t.error(f"{key} port = {port}, want the telemetry port {dig(eff, 'telemetry', 'port')}")
+                t.error(f"{key} port = {port}, want the telemetry port "
+                        f"{dig(eff, 'telemetry', 'port')}")
             host = s(dig(g, "host"))
             if host != "":
                 t.error(f"{key} has host {host!r} (the kubelet probes the pod IP)")
         grace = num(dig(r.pod, "terminationGracePeriodSeconds"))
         if grace != exp.grace:
-            t.error(f"terminationGracePeriodSeconds = {dig(r.pod, 'terminationGracePeriodSeconds')}, want {exp.grace}")
+            t.error("terminationGracePeriodSeconds = "
+                    f"{dig(r.pod, 'terminationGracePeriodSeconds')}, want {exp.grace}")
         # The edge drains in-flight requests and the intake sender within shutdown_grace_ms, then
         # one intake request may take intake.timeout_ms: Kubernetes must not SIGKILL before that.
         drain = (math.ceil(num(dig(eff, "ingest", "shutdown_grace_ms")) / 1000)
@@ -927,8 +967,10 @@ class Suite:
         got = s(inst.get("openmetrics_endpoint"))
         if got != want:
             t.error(f"AD openmetrics_endpoint = {got!r}, want {want!r}")
-        if s(inst.get("namespace")) != "llmobs_edge" or s(inst.get("raw_metric_prefix")) != "llmobs_edge_":
-            t.error(f"AD instance namespace/raw_metric_prefix = {inst.get('namespace')}/{inst.get('raw_metric_prefix')}")
+        if (s(inst.get("namespace")) != "llmobs_edge"
+                or s(inst.get("raw_metric_prefix")) != "llmobs_edge_"):
+            t.error("AD instance namespace/raw_metric_prefix = "
+                    f"{inst.get('namespace')}/{inst.get('raw_metric_prefix')}")
         if not strs(inst.get("metrics")):
             t.error("AD instance has no metrics")
 
@@ -995,17 +1037,20 @@ def main(argv):
                             os.path.join(os.getcwd(), ".."), "llmobs_edge")
     in_bazel = os.path.isdir(runfiles) and "TEST_SRCDIR" in os.environ
     root = runfiles if in_bazel else os.getcwd()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chart", default=os.path.join(root, "deploy/helm/llmobs-edge"))
-    p.add_argument("--binary", default=os.path.join(root, "llmobs-edge"), help="the llmobs-edge binary")
+    p.add_argument("--binary", default=os.path.join(root, "llmobs-edge"),
+                   help="the llmobs-edge binary")
     p.add_argument("--testdata", default=os.path.join(root, "tests/chart/testdata"))
     p.add_argument("--dockerfile", default=os.path.join(root, "deploy/Dockerfile"))
     p.add_argument("--helm", default=os.environ.get("LLMOBS_EDGE_HELM") or DEFAULT_HELM)
     p.add_argument("--xml", default=os.environ.get("XML_OUTPUT_FILE"), help="JUnit XML report")
     args = p.parse_args(argv)
     if not (os.path.isfile(args.helm) and os.access(args.helm, os.X_OK)):
-        print(f"chart_test: no helm at {args.helm}; bash scripts/setup.sh installs helm {HELM_VERSION} "
-              f"as {DEFAULT_HELM} (--test_env=LLMOBS_EDGE_HELM=/path/to/helm runs another)", file=sys.stderr)
+        print(f"chart_test: no helm at {args.helm}; bash scripts/setup.sh installs helm "
+              f"{HELM_VERSION} as {DEFAULT_HELM} (--test_env=LLMOBS_EDGE_HELM=/path/to/helm runs "
+              "another)", file=sys.stderr)
         return 1
     suite = Suite(args)
     suite.run_all()
