@@ -39,10 +39,15 @@ std::string Resolve(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Trace bodies up to 25 MiB are buffered per request; with glibc's dynamic mmap threshold the
-  // per-thread arenas keep such blocks after they are freed. Serve large blocks from mmap instead,
-  // so memory returns to the system after a burst of big payloads.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // The allocator keeps what the hot path frees, so the steady state reuses pages that are
+  // already faulted in (a fault costs far more on a virtual machine than the work around it):
+  // request bodies have their own pool (plugin/buffer_pool.h); everything else — RocksDB's
+  // memtable blocks, write batches, intake bodies — comes from malloc's arenas rather than a fresh
+  // mmap per block, and arenas are not trimmed on every free. The service gives the memory back
+  // with malloc_trim() once it has been idle for a few seconds (docs/operations.md, "Memory").
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_ARENA_MAX, 4);
 
   CLI::App app{"llmobs-edge: sits in front of the Datadog Agent and makes sure no LLM "
                "Observability event is lost when the Agent drops the APM trace that carries it. "

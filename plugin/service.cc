@@ -1,5 +1,7 @@
 #include "plugin/service.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -58,6 +60,8 @@ struct Service::Impl {
     telemetry::Counter* reused = nullptr;
     telemetry::Counter* freed = nullptr;
     BufferPoolStats last;
+    int idle_ticks = 0;        // seconds without a new request body
+    bool trimmed = true;       // malloc_trim ran since the last busy second
   } pool_metrics;
   std::unique_ptr<http::HttpServer> http;
   std::unique_ptr<http::TelemetryServer> telemetry;
@@ -312,6 +316,15 @@ void Service::TickBodyPool() {
   m.allocated->Inc(now.allocated - m.last.allocated);
   m.reused->Inc(now.reused - m.last.reused);
   m.freed->Inc(now.freed - m.last.freed);
+  // After a burst, once no request body was taken for 3 s, the heap's free pages go back to the
+  // OS (the allocator does not trim on free: main.cc).
+  if (now.acquired != m.last.acquired) {
+    m.idle_ticks = 0;
+    m.trimmed = false;
+  } else if (++m.idle_ticks >= 3 && !m.trimmed) {
+    malloc_trim(0);
+    m.trimmed = true;
+  }
   m.last = now;
   if (s.shut_down.load()) return;
   s.pool_timer->expires_after(std::chrono::seconds(1));

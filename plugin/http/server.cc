@@ -47,6 +47,10 @@ std::string_view PathOf(beast::string_view target) {
 }
 
 constexpr size_t kRelayBufferSize = 64 * 1024;
+// Request headers are read through buffer_ with room for a whole small payload: dd-trace's ~500
+// byte header and a 10 KiB body arrive in one recv() instead of 512-byte reads (Beast reads what
+// the buffer has room for).
+constexpr size_t kHeaderReadBuffer = 16 * 1024;
 // A connection keeps a trace body buffer up to this size between requests.
 constexpr size_t kKeptBodyCapacity = 1 << 20;
 // Beast 1.74 compares the length against an empty optional as "over the limit", so "no limit"
@@ -117,6 +121,7 @@ awaitable<void> Session::Loop() {
     header_->header_limit(64 * 1024);
     dog_->Arm(server_.options_.request_timeout, [this] { client_.Close(); });
     boost::system::error_code ec;
+    if (buffer_.capacity() < kHeaderReadBuffer) buffer_.reserve(kHeaderReadBuffer);
     co_await h::async_read_header(client_, buffer_, *header_, redirect_error(use_awaitable, ec));
     idle_ = false;
     if (ec) {
