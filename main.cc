@@ -14,12 +14,13 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "plugin/config/config.h"
-#include "plugin/grpc/submit_command.h"
-#include "plugin/inspect_command.h"
-#include "plugin/ledger_command.h"
-#include "plugin/service.h"
-#include "plugin/stages.h"
+#include "absl/strings/str_split.h"
+#include "plugin/host/config/config.h"
+#include "plugin/host/grpc/submit_command.h"
+#include "plugin/host/inspect_command.h"
+#include "plugin/host/ledger_command.h"
+#include "plugin/host/service.h"
+#include "plugin/host/registration.h"
 #include "rescue/agent_filters.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -41,7 +42,7 @@ std::string Resolve(const std::string& path) {
 int main(int argc, char** argv) {
   // The allocator keeps what the hot path frees, so the steady state reuses pages that are
   // already faulted in (a fault costs far more on a virtual machine than the work around it):
-  // request bodies have their own pool (plugin/buffer_pool.h); everything else — RocksDB's
+  // request bodies have their own pool (plugin/api/buffer_pool.h); everything else — RocksDB's
   // memtable blocks, write batches, intake bodies — comes from malloc's arenas rather than a fresh
   // mmap per block, and arenas are not trimmed on every free. The service gives the memory back
   // with malloc_trim() once it has been idle for a few seconds (docs/operations.md, "Memory").
@@ -150,6 +151,17 @@ int main(int argc, char** argv) {
   }
   if (check_config) {
     std::cout << llmobs_edge::config::RenderConfigYaml(*config);
+    // The route table, as YAML comments so the output stays the effective config.
+    absl::StatusOr<std::string> routes =
+        llmobs_edge::plugin::DescribeRoutes(*config, llmobs_edge::plugin::ProductPlugins());
+    if (!routes.ok()) {
+      std::cerr << "llmobs-edge: invalid configuration: " << routes.status().message() << "\n";
+      return 2;
+    }
+    std::cout << "# routes (which plugin owns which path):\n";
+    for (absl::string_view line : absl::StrSplit(*routes, '\n', absl::SkipEmpty())) {
+      std::cout << "#   " << line << "\n";
+    }
     return 0;
   }
 
@@ -159,7 +171,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
 
   absl::StatusOr<std::unique_ptr<llmobs_edge::plugin::Service>> service =
-      llmobs_edge::plugin::Service::Create(*config, llmobs_edge::plugin::ProductStages());
+      llmobs_edge::plugin::Service::Create(*config, llmobs_edge::plugin::ProductPlugins());
   if (!service.ok()) {
     spdlog::critical("{}", std::string(service.status().message()));
     return 2;

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "plugin/telemetry/metrics.h"
+#include "plugin/api/metrics.h"
 
 namespace llmobs_edge::dedup {
 

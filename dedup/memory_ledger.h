@@ -15,8 +15,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "dedup/ledger.h"
 #include "dedup/ledger_metrics.h"
-#include "plugin/clock.h"
-#include "plugin/telemetry/metrics.h"
+#include "plugin/api/clock.h"
+#include "plugin/api/metrics.h"
 
 namespace llmobs_edge::dedup {
 

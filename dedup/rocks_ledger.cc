@@ -40,7 +40,7 @@
 #include "dedup/record.h"
 #include "dedup/rocks_ledger_testing.h"
 #include "dedup/state_merge_operator.h"
-#include "plugin/thread_name.h"
+#include "plugin/api/thread_name.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"

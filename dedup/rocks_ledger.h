@@ -11,8 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "dedup/ledger.h"
-#include "plugin/clock.h"
-#include "plugin/telemetry/metrics.h"
+#include "plugin/api/clock.h"
+#include "plugin/api/metrics.h"
 
 namespace llmobs_edge::dedup {
 

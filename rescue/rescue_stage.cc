@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "decoder/cursor.h"
 #include "decoder/json.h"
-#include "plugin/log_limiter.h"
+#include "plugin/api/log_limiter.h"
 #include "spdlog/spdlog.h"
 
 namespace llmobs_edge::rescue {

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "dedup/ledger.h"
-#include "plugin/clock.h"
-#include "plugin/stage.h"
-#include "plugin/telemetry/metrics.h"
+#include "plugin/api/clock.h"
+#include "plugin/api/stage.h"
+#include "plugin/api/metrics.h"
 #include "rescue/agent_filters.h"
 #include "rescue/drop_predictor.h"
 #include "rescue/llmobs_event.h"

@@ -329,7 +329,7 @@ Result Run(const Options& options_in, std::ostream& out) {
   out << "\n## Edge threads\n\nCores used per thread during the window, busiest first (threads "
          "under 0.005 cores left out). Labels: the thread names (`comm`) the edge gives its "
          "threads "
-         "(plugin/thread_name.h) and RocksDB its pools; \"other\" = unnamed.\n\n"
+         "(plugin/api/thread_name.h) and RocksDB its pools; \"other\" = unnamed.\n\n"
       << "| sync | payload | clients | run | threads |\n|---|---|---:|---:|---|\n";
   for (const CaseReport* cp : by_case) {
     const CaseReport& c = *cp;

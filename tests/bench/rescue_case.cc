@@ -89,7 +89,7 @@ std::string CompactOffline(const std::string& path) {
 // intake sender (Service::Start), the `io` io_context threads (ingest.threads), then threads
 // created later (Asio's resolver thread, on the first upstream connection).
 std::vector<std::string> LabelThreads(const std::vector<ThreadCpu>& threads, pid_t pid) {
-  // The edge names its threads (plugin/thread_name.h); RocksDB names its pools ("rocksdb:low").
+  // The edge names its threads (plugin/api/thread_name.h); RocksDB names its pools ("rocksdb:low").
   auto relabel = [](std::string comm) {
     for (auto [prefix, label] : {std::pair<std::string, std::string>{"ingest-io-", "ingest io "},
                                  {"pipeline-", "pipeline "}}) {

@@ -1,4 +1,4 @@
-// Fuzz target: FilterInfoEndpoints (plugin/http/info_filter.h) on an untrusted /info body. It must
+// Fuzz target: FilterInfoEndpoints (plugin/host/http/info_filter.h) on an untrusted /info body. It must
 // never crash or read outside the body. When it edits (returns true): the output is shorter than
 // the input, a subsequence of it (every output byte comes from the input, in order), the same for
 // a reused output string, and filtering the output again returns false (idempotent). When the
@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin/http/info_filter.h"
+#include "plugin/host/http/info_filter.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

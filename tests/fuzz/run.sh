@@ -35,7 +35,7 @@ done
 # Sources a target needs beyond the decoder.
 target_srcs() {
   case "$1" in
-    info_filter) echo plugin/http/info_filter.cc ;;
+    info_filter) echo plugin/host/http/info_filter.cc ;;
     llmobs_event) echo rescue/llmobs_event.cc decoder/test_payloads.cc ;;
   esac
 }

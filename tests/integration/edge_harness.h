@@ -12,10 +12,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "plugin/chain.h"
-#include "plugin/http/server.h"
-#include "plugin/http/upstream.h"
-#include "plugin/telemetry/metrics.h"
+#include "plugin/host/chain.h"
+#include "plugin/host/http/server.h"
+#include "plugin/host/http/upstream.h"
+#include "plugin/api/metrics.h"
 #include "tests/integration/fake_agent.h"
 #include "tests/integration/test_client.h"
 

@@ -1,6 +1,6 @@
 // HTTP and gRPC ingest run one pipeline: the same payload and tracer headers sent both ways reach
 // the Agent as the same request (method, path, headers, bytes), and both tracers get the Agent's
-// answer. Runs the assembled service (plugin/service.h) against the in-process fake Agent.
+// answer. Runs the assembled service (plugin/host/service.h) against the in-process fake Agent.
 
 #include <chrono>
 #include <thread>
@@ -12,9 +12,9 @@
 #include "absl/strings/match.h"
 #include "decoder/test_payloads.h"
 #include "gtest/gtest.h"
-#include "plugin/config/config.h"
-#include "plugin/service.h"
-#include "plugin/stages.h"
+#include "plugin/host/config/config.h"
+#include "plugin/host/service.h"
+#include "plugin/host/registration.h"
 #include "proto/ingest.grpc.pb.h"
 #include "tests/integration/edge_binary.h"
 #include "tests/integration/edge_harness.h"
@@ -42,7 +42,7 @@ TEST(IngestParity, HttpAndGrpcForwardTheSameRequestToTheAgent) {
   c.mutable_agent()->set_url(agent.url());
   c.mutable_logging()->set_level("off");
   c.mutable_ledger()->set_path(TempPath("ledger"));
-  auto service = plugin::Service::Create(c, plugin::ProductStages());
+  auto service = plugin::Service::Create(c, plugin::ProductPlugins());
   ASSERT_TRUE(service.ok()) << service.status();
   ASSERT_TRUE((*service)->Start().ok());
 

@@ -13,9 +13,9 @@
 #include "decoder/test_payloads.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "plugin/config/config.h"
-#include "plugin/service.h"
-#include "plugin/stages.h"
+#include "plugin/host/config/config.h"
+#include "plugin/host/service.h"
+#include "plugin/host/registration.h"
 #include "tests/integration/edge_binary.h"
 #include "tests/integration/edge_harness.h"
 
@@ -81,7 +81,7 @@ bool WaitFor(const std::function<bool()>& done) {
 TEST(RescueEndToEnd, DroppedTracesEventArrivesOnceAcrossTracerRetries) {
   FakeAgent agent({});
   const config::Config c = EdgeConfig(agent.url(), TempPath("ledger"));
-  auto service = plugin::Service::Create(c, plugin::ProductStages());
+  auto service = plugin::Service::Create(c, plugin::ProductPlugins());
   ASSERT_TRUE(service.ok()) << service.status();
   ASSERT_TRUE((*service)->Start().ok());
   auto tracer = TestClient::Tcp(c.ingest().port());
@@ -122,7 +122,7 @@ TEST(RescueEndToEnd, AgentRefusalRescuesTheKeptChunksEventAndTheTracerGetsTheAns
     return FakeAgent::AgentLikeAnswer(r);
   });
   const config::Config c = EdgeConfig(agent.url(), TempPath("ledger"));
-  auto service = plugin::Service::Create(c, plugin::ProductStages());
+  auto service = plugin::Service::Create(c, plugin::ProductPlugins());
   ASSERT_TRUE(service.ok()) << service.status();
   ASSERT_TRUE((*service)->Start().ok());
   auto tracer = TestClient::Tcp(c.ingest().port());
@@ -144,7 +144,7 @@ TEST(RescueEndToEnd, AgentsRealStatus429BecomesTheTracersUsual200) {
     return FakeAgent::AgentLikeAnswer(r);
   });
   const config::Config c = EdgeConfig(agent.url(), TempPath("ledger"));
-  auto service = plugin::Service::Create(c, plugin::ProductStages());
+  auto service = plugin::Service::Create(c, plugin::ProductPlugins());
   ASSERT_TRUE(service.ok());
   ASSERT_TRUE((*service)->Start().ok());
   auto tracer = TestClient::Tcp(c.ingest().port());
@@ -165,7 +165,7 @@ TEST(RescueEndToEnd, OutboxSurvivesARestartAndIsDeliveredOnce) {
       return FakeAgent::AgentLikeAnswer(r);
     });
     const config::Config c = EdgeConfig(agent.url(), ledger);
-    auto service = plugin::Service::Create(c, plugin::ProductStages());
+    auto service = plugin::Service::Create(c, plugin::ProductPlugins());
     ASSERT_TRUE(service.ok());
     ASSERT_TRUE((*service)->Start().ok());
     auto tracer = TestClient::Tcp(c.ingest().port());
@@ -176,7 +176,7 @@ TEST(RescueEndToEnd, OutboxSurvivesARestartAndIsDeliveredOnce) {
   }
   FakeAgent agent({});
   const config::Config c = EdgeConfig(agent.url(), ledger);
-  auto service = plugin::Service::Create(c, plugin::ProductStages());
+  auto service = plugin::Service::Create(c, plugin::ProductPlugins());
   ASSERT_TRUE(service.ok());
   ASSERT_TRUE((*service)->Start().ok());
   ASSERT_TRUE(WaitFor([&] { return DeliveredSpanIds(agent).size() >= 20; }));
