@@ -42,6 +42,7 @@ EdgeHarness::EdgeHarness(HarnessOptions o) : ioc_(o.threads) {
   if (o.server.socket_path.empty()) o.server.socket_path = TempPath("edge.sock");
   socket_path_ = o.server.socket_path;
   server_ = std::make_unique<http::HttpServer>(ioc_, o.server, *chain_, *pool_, metrics_);
+  if (o.routes != nullptr) server_->SetRouteTable(o.routes);
   if (o.pipeline_threads > 0) {
     pipeline_ = std::make_unique<boost::asio::thread_pool>(o.pipeline_threads);
     server_->SetPipelineExecutor(pipeline_->get_executor());

@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "plugin/host/chain.h"
+#include "plugin/host/route_table.h"
 #include "plugin/host/http/server.h"
 #include "plugin/host/http/upstream.h"
 #include "plugin/api/metrics.h"
@@ -32,6 +33,8 @@ struct HarnessOptions {
   int threads = 2;
   // > 0: stages run on a pool of this many threads (HttpServer::SetPipelineExecutor).
   int pipeline_threads = 0;
+  // The route table (null: the core plugins' /v0.4/traces and GET /info); must outlive the harness.
+  const plugin::RouteTable* routes = nullptr;
 };
 
 class EdgeHarness {
