@@ -1,9 +1,13 @@
-// The Session's request loop and the answers its handlers share: the keep-alive read loop that
-// routes each request, 100-continue, our own replies, relaying a buffered Agent answer and the
-// 502/504 for an Agent that failed. Part of Session (session.h); HttpServer (server.cc) starts it.
+// The Session's request loop and the pieces its handlers share: the keep-alive read loop that
+// routes each request, 100-continue, reading a Content-Length body into a pooled buffer, our own
+// replies, relaying a buffered Agent answer and the 502/504 for an Agent that failed. Part of
+// Session (session.h); HttpServer (server.cc) starts it.
 
 #include <string_view>
 #include <utility>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/read.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "plugin/host/http/headers.h"
@@ -74,6 +78,32 @@ awaitable<void> Session::Loop() {
   }
   dog_->Stop();
   server_.Unregister(this);
+}
+
+awaitable<boost::system::error_code> Session::ReadLengthBody(size_t n,
+                                                            plugin::BufferLease* lease) {
+  *lease = plugin::BufferLease(&server_.body_pool(), n);
+  (*lease)->ResizeUninitialized(n);
+  char* const into = (*lease)->data();
+  const size_t have = std::min<size_t>(buffer_.size(), n);
+  if (have > 0) {
+    boost::asio::buffer_copy(asio::buffer(into, have), buffer_.data());
+    buffer_.consume(have);
+  }
+  boost::system::error_code ec;
+  if (n > have) {
+    co_await asio::async_read(client_, asio::buffer(into + have, n - have),
+                              redirect_error(use_awaitable, ec));
+  }
+  co_return ec;
+}
+
+void Session::HeaderViews(const h::request_header<>& req,
+                          std::vector<std::pair<std::string_view, std::string_view>>* out) {
+  for (const auto& f : req) {
+    out->emplace_back(std::string_view(f.name_string().data(), f.name_string().size()),
+                      std::string_view(f.value().data(), f.value().size()));
+  }
 }
 
 awaitable<bool> Session::SendContinueIfExpected() {

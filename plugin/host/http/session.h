@@ -83,6 +83,13 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<void> Reply(Route route, h::status status, std::string_view content_type,
                         std::string body, bool close);
   awaitable<bool> SendContinueIfExpected();
+  // Reads a Content-Length body of `n` bytes into a buffer leased from the server's pool (what
+  // the header read already holds first, then straight from the socket). The caller armed the
+  // watchdog.
+  awaitable<boost::system::error_code> ReadLengthBody(size_t n, plugin::BufferLease* lease);
+  // The request's header fields as views (for stages and plugin handlers).
+  static void HeaderViews(const h::request_header<>& req,
+                          std::vector<std::pair<std::string_view, std::string_view>>* out);
   // Relays a buffered Agent answer to the client.
   awaitable<void> RelayBuffered(Route route, ExchangeResult& r, bool translate_429);
   awaitable<void> ReplyUpstreamFailure(Route route, const ExchangeResult& r);

@@ -64,19 +64,9 @@ awaitable<void> Session::HandleBuffered(Route route, const plugin::RouteClaim& c
     co_return;
   }
   const size_t n = len ? static_cast<size_t>(*len) : 0;
-  plugin::BufferLease lease(&server_.body_pool(), n);
-  lease->ResizeUninitialized(n);
-  boost::system::error_code ec;
+  plugin::BufferLease lease;
   dog_->Arm(opt.request_timeout, [this] { client_.Cancel(); });
-  const size_t have = std::min<size_t>(buffer_.size(), n);
-  if (have > 0) {
-    boost::asio::buffer_copy(asio::buffer(lease->data(), have), buffer_.data());
-    buffer_.consume(have);
-  }
-  if (n > have) {
-    co_await asio::async_read(client_, asio::buffer(lease->data() + have, n - have),
-                              redirect_error(use_awaitable, ec));
-  }
+  boost::system::error_code ec = co_await ReadLengthBody(n, &lease);
   const bool timed_out = dog_->expired();
   dog_->Disarm();
   if (timed_out) {
@@ -96,10 +86,7 @@ awaitable<void> Session::HandleBuffered(Route route, const plugin::RouteClaim& c
   rr.method = std::string_view(method.data(), method.size());
   rr.target = std::string_view(target.data(), target.size());
   rr.path = PathOf(target);
-  for (const auto& f : req) {
-    rr.headers.emplace_back(std::string_view(f.name_string().data(), f.name_string().size()),
-                            std::string_view(f.value().data(), f.value().size()));
-  }
+  HeaderViews(req, &rr.headers);
   rr.body = lease->view();
   plugin::RouteAnswer answer;
   plugin::RouteOutcome outcome;

@@ -54,18 +54,7 @@ awaitable<void> Session::HandleTraces(Route route) {
   std::string_view body;
   dog_->Arm(opt.request_timeout, [this] { client_.Cancel(); });
   if (const auto len = header_->content_length(); len && !header_->chunked()) {
-    lease = plugin::BufferLease(&server_.body_pool(), *len);
-    lease->ResizeUninitialized(*len);
-    char* const into = lease->data();
-    const size_t have = std::min<size_t>(buffer_.size(), *len);
-    if (have > 0) {
-      boost::asio::buffer_copy(asio::buffer(into, have), buffer_.data());
-      buffer_.consume(have);
-    }
-    if (*len > have) {
-      co_await asio::async_read(client_, asio::buffer(into + have, *len - have),
-                                redirect_error(use_awaitable, ec));
-    }
+    ec = co_await ReadLengthBody(static_cast<size_t>(*len), &lease);
     body = lease->view();
   } else {
     ReserveForBodies();
@@ -105,10 +94,7 @@ awaitable<void> Session::HandleTraces(Route route) {
   const beast::string_view target = req.target();
   tr.method = std::string_view(method.data(), method.size());
   tr.target = std::string_view(target.data(), target.size());
-  for (const auto& f : req) {
-    tr.headers.emplace_back(std::string_view(f.name_string().data(), f.name_string().size()),
-                            std::string_view(f.value().data(), f.value().size()));
-  }
+  HeaderViews(req, &tr.headers);
   // Payloads the stages may work on run on the pipeline threads: a rescue commit can wait for an
   // fsync, and the io threads must keep serving every other connection meanwhile.
   const bool decode = server_.chain_.WillDecode(body);
