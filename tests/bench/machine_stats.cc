@@ -1,7 +1,10 @@
 #include "tests/bench/machine_stats.h"
 
 #include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -52,6 +55,28 @@ double SelfCpuSeconds() {
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+void PrintReportHeader(std::ostream& out, const std::string& title, bool quick) {
+  utsname uts{};
+  uname(&uts);
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  out << "# llmobs-edge " << title << (quick ? " (--quick: smoke run only)" : "") << "\n\n";
+  out << "- date: " << date << "\n";
+  out << "- machine: " << sysconf(_SC_NPROCESSORS_ONLN) << " online CPUs (nproc), CPU `"
+      << FirstLineWith("/proc/cpuinfo", "model name") << "`, kernel " << uts.sysname << " "
+      << uts.release << "\n";
+  out << "- build: "
+#if defined(__OPTIMIZE__) && defined(NDEBUG)
+      << "optimized build with NDEBUG (bazel -c opt)"
+#elif defined(__OPTIMIZE__)
+      << "optimized build WITHOUT NDEBUG"
+#else
+      << "UNOPTIMIZED build: run with `bazel run -c opt`"
+#endif
+      << "\n";
 }
 
 }  // namespace llmobs_edge::bench

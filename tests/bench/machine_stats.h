@@ -4,6 +4,7 @@
 // own CPU time. One copy, so the three reports measure contention the same way.
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 
 namespace llmobs_edge::bench {
@@ -29,5 +30,10 @@ MachineTicks ReadMachineTicks();
 
 // user + system CPU seconds of this process (getrusage).
 double SelfCpuSeconds();
+
+// The opening lines every benchmark report shares: "# llmobs-edge <title>" (with the --quick
+// mark), then the date, the machine (CPUs, CPU model, kernel) and the build mode, one "- " line
+// each.
+void PrintReportHeader(std::ostream& out, const std::string& title, bool quick);
 
 }  // namespace llmobs_edge::bench

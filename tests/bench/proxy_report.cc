@@ -1,7 +1,6 @@
 // The proxy benchmark's markdown report: every figure as the median over the repetitions with
 // the lowest and highest run, then the PASS/MISS lines of the cost targets.
 
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,26 +181,7 @@ std::vector<TargetLine> Targets(const RunRecord& run) {
 }
 
 void Header(const Options& options, const RunRecord& run, std::ostream& out) {
-  utsname uts{};
-  uname(&uts);
-  char date[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  out << "# llmobs-edge proxy-hop benchmark" << (options.quick ? " (--quick: smoke run only)" : "")
-      << "\n\n";
-  out << "- date: " << date << "\n";
-  out << "- machine: " << sysconf(_SC_NPROCESSORS_ONLN) << " online CPUs (nproc), CPU `"
-      << FirstLineWith("/proc/cpuinfo", "model name") << "`, kernel " << uts.sysname << " "
-      << uts.release << "\n";
-  out << "- build: "
-#if defined(__OPTIMIZE__) && defined(NDEBUG)
-      << "optimized build with NDEBUG (bazel -c opt)"
-#elif defined(__OPTIMIZE__)
-      << "optimized build WITHOUT NDEBUG"
-#else
-      << "UNOPTIMIZED build: run with `bazel run -c opt`"
-#endif
-      << "\n";
+  PrintReportHeader(out, "proxy-hop benchmark", options.quick);
   out << "- edge: //:llmobs-edge (or --edge) as a child process, `" << run.binary
       << "`, threads 0 (one per core), no stages (pass-through), Unix socket ingest too\n";
   if (options.pin) {

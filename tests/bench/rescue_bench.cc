@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -157,30 +156,11 @@ Result Run(const Options& options_in, std::ostream& out) {
   // ----- Report -----
   const MachineTicks ticks_after = ReadMachineTicks();
   const double total_seconds = Seconds(Clock::now() - run_start);
-  utsname uts{};
-  uname(&uts);
-  char date[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   const double steal = ticks_after.all > ticks_before.all
                            ? 100.0 * (ticks_after.steal - ticks_before.steal) /
                                  static_cast<double>(ticks_after.all - ticks_before.all)
                            : 0;
-  out << "# llmobs-edge rescue benchmark" << (options.quick ? " (--quick: smoke run only)" : "")
-      << "\n\n";
-  out << "- date: " << date << "\n";
-  out << "- machine: " << sysconf(_SC_NPROCESSORS_ONLN) << " online CPUs, CPU `"
-      << FirstLineWith("/proc/cpuinfo", "model name") << "`, kernel " << uts.sysname << " "
-      << uts.release << "\n";
-  out << "- build: "
-#if defined(__OPTIMIZE__) && defined(NDEBUG)
-      << "optimized build with NDEBUG (bazel -c opt)"
-#elif defined(__OPTIMIZE__)
-      << "optimized build WITHOUT NDEBUG"
-#else
-      << "UNOPTIMIZED build: run with `bazel run -c opt`"
-#endif
-      << "\n";
+  PrintReportHeader(out, "rescue benchmark", options.quick);
   out << "- edge: `" << binary << "` as a child process, one per case with a fresh ledger in "
       << "/tmp (" << FsType("/tmp") << "); `pipeline.stages: [rescue]`, ingest.threads "
       << options.edge_threads << (options.edge_threads == 0 ? " (one per core)" : "")
