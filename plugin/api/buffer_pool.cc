@@ -121,17 +121,15 @@ ByteBuffer BufferPool::Acquire(size_t min_capacity, TimePoint now) {
       out = std::move(it->buffer);
       idle_.erase(it);
       stats_.idle_bytes -= out.capacity();
+      stats_.leased_bytes += out.capacity();
       ++stats_.reused;
     }
     if (now - last_trim_ >= std::chrono::seconds(1)) TrimLocked(now, &to_free);
   }
   if (out.capacity() == 0) {
-    out = ByteBuffer(want);
+    out = ByteBuffer(want);  // allocated outside the lock
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.allocated;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
     stats_.leased_bytes += out.capacity();
   }
   out.Clear();
